@@ -1,0 +1,48 @@
+# Everything a fresh machine needs is installed by these targets themselves.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit data train-default clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[serve,train,dev]'
+	touch $(STAMP)
+
+## demo: build the real corpora, train both models on the quick profile, evaluate them.
+demo: $(STAMP)
+	$(BIN)/attnserve data
+	$(BIN)/attnserve train classifier --quick --out runs/quick/sentiment
+	$(BIN)/attnserve evaluate runs/quick/sentiment
+	$(BIN)/attnserve train translator --quick --out runs/quick/en-fr
+	$(BIN)/attnserve evaluate runs/quick/en-fr
+
+## train-default: the full training of both default models (about 30 minutes on 2 cores).
+train-default: $(STAMP)
+	$(BIN)/attnserve data
+	$(BIN)/attnserve train classifier --out runs/sentiment
+	$(BIN)/attnserve evaluate runs/sentiment
+	$(BIN)/attnserve train translator --out runs/en-fr
+	$(BIN)/attnserve evaluate runs/en-fr
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy attnserve models export service
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## test: lint + types + the whole test suite.
+test: lint typecheck unit
+
+data: $(STAMP)
+	$(BIN)/attnserve data
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

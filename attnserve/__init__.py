@@ -1,0 +1,3 @@
+"""attnserve: train, export and serve residual-attention NLP models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Text handling shared by training and serving. Never imports torch."""

@@ -1,0 +1,1 @@
+"""The training side: corpora, tokenizers, PyTorch models, training and evaluation."""

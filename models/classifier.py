@@ -1,0 +1,90 @@
+"""The ResNet-Attention classifier.
+
+    ids ─ embedding + positions ─ ResNet conv blocks ─ residual attention stack
+        ─ attention pooling ─ dropout ─ linear ─ logits
+
+The convolutions read local n-grams ("not good", "a must-see"); the attention stack
+relates them across the sentence; the pooling weights say which tokens decided the
+label — they are what the service's attention endpoint shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from models.nn.attention import masked_softmax
+from models.nn.blocks import ResidualConv1d
+from models.nn.composite import AttentionStack
+from models.nn.embedding import TokenEmbedding
+
+
+@dataclass
+class ClassifierConfig:
+    vocab_size: int
+    n_classes: int = 2
+    d_model: int = 128
+    n_conv_blocks: int = 2
+    kernel_size: int = 3
+    n_attn_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 256
+    dropout: float = 0.3
+    max_len: int = 256
+    composition: str = "series"
+    scores: tuple[str, ...] = field(default_factory=lambda: ("dot",))
+
+
+class AttentionPooling(nn.Module):
+    """Additive attention of one learned query over the sequence: α = softmax(vᵀ tanh(W h))."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, 1, bias=False)
+
+    def forward(self, h: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        # h: (B, T, C); mask: (B, T) bool
+        scores = self.v(torch.tanh(self.proj(h))).squeeze(-1)  # (B, T)
+        alpha = masked_softmax(scores, mask)  # (B, T); zeros for an all-padding row
+        return torch.bmm(alpha.unsqueeze(1), h).squeeze(1), alpha  # (B, C), (B, T)
+
+
+class Classifier(nn.Module):
+    def __init__(self, cfg: ClassifierConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = TokenEmbedding(cfg.vocab_size, cfg.d_model, cfg.max_len, cfg.dropout)
+        self.convs = nn.ModuleList(
+            ResidualConv1d(cfg.d_model, cfg.kernel_size, cfg.dropout)
+            for _ in range(cfg.n_conv_blocks)
+        )
+        self.attention = AttentionStack(
+            cfg.n_attn_layers,
+            cfg.d_model,
+            cfg.n_heads,
+            cfg.d_ff,
+            cfg.dropout,
+            cfg.composition,
+            tuple(cfg.scores),
+        )
+        self.ln = nn.LayerNorm(cfg.d_model)
+        self.pool = AttentionPooling(cfg.d_model)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.d_model, cfg.n_classes)
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor
+    ) -> tuple[Tensor, list[Tensor], Tensor]:
+        """logits (B, n_classes), each layer's attention (B, h, T, T), pooling weights (B, T)."""
+        mask = attention_mask.bool()  # (B, T)
+        positions = torch.arange(input_ids.size(1), device=input_ids.device)  # (T,)
+        x = self.embed(input_ids, positions)  # (B, T, C)
+        keep = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+        for conv in self.convs:
+            x = conv(x, keep)
+        x, attn = self.attention(x, mask[:, None, None, :])  # keys masked: (B, 1, 1, T)
+        pooled, alpha = self.pool(self.ln(x), mask)
+        return self.head(self.drop(pooled)), attn, alpha

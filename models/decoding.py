@@ -1,0 +1,127 @@
+"""Reference decoders in PyTorch: batched greedy and beam search with length penalty.
+
+These are the oracle that the served ONNX decoder is checked against token for token,
+so every rule is spelled out:
+
+* every source gets its own length limit, ``min(max_len, 2·|src| + 10)`` new tokens,
+  so a result never depends on which other sentences share its batch;
+* beam search keeps ``beam`` live hypotheses per source; at each step the best
+  ``2·beam`` candidates are read in order: one ending in EOS is finished (while fewer
+  than ``beam`` are), others continue until ``beam`` are live;
+* a finished hypothesis scores ``sum(log p) / len ** length_penalty`` (len counts EOS);
+  a source is done when ``beam`` hypotheses are finished or its limit is reached
+  (live hypotheses are then finished as they are); the best score wins;
+* ``<pad>`` and ``<s>`` are never generated (their log-probability is -inf);
+* finished sources leave the batch, so the batch shrinks as it decodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from models.translator import Translator
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated ids, without BOS and EOS
+    score: float  # length-normalised log-probability
+
+
+def length_limits(src_mask: Tensor, max_len: int) -> list[int]:
+    return [min(max_len, 2 * int(n) + 10) for n in src_mask.sum(1).tolist()]
+
+
+def _select(idx: Tensor, *tensors: Tensor, dim: int = 0) -> list[Tensor]:
+    return [t.index_select(dim, idx) for t in tensors]
+
+
+@torch.no_grad()
+def greedy(
+    model: Translator, src_ids: Tensor, src_mask: Tensor, max_len: int = 128
+) -> list[Hypothesis]:
+    """Arg-max decoding, batched; equals ``beam_search(beam=1)``."""
+    return beam_search(model, src_ids, src_mask, beam=1, max_len=max_len)
+
+
+@torch.no_grad()
+def beam_search(
+    model: Translator,
+    src_ids: Tensor,  # (B, S)
+    src_mask: Tensor,  # (B, S)
+    beam: int = 4,
+    max_len: int = 128,
+    length_penalty: float = 1.0,
+) -> list[Hypothesis]:
+    if not 1 <= beam <= 16:
+        raise ValueError(f"beam must be in 1..16, got {beam}")
+    n_src, device = src_ids.size(0), src_ids.device
+    limits = length_limits(src_mask, min(max_len, model.cfg.max_len - 1))
+    cross_k, cross_v, _ = model.encode(src_ids, src_mask)  # (L, B, h, S, hs)
+    # Each source's beams are contiguous rows: row = position_in_batch * beam + j.
+    rep = torch.arange(n_src, device=device).repeat_interleave(beam)
+    cross_k, cross_v = _select(rep, cross_k, cross_v, dim=1)
+    mask = src_mask.index_select(0, rep)  # (B·K, S)
+    self_k, self_v = model.empty_cache(n_src * beam, device)
+    tokens = torch.full((n_src * beam, 1), BOS_ID, dtype=torch.long, device=device)
+    scores = torch.full((n_src, beam), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: expand only the first
+    active = list(range(n_src))  # original index of each source still decoding
+    finished: list[list[Hypothesis]] = [[] for _ in range(n_src)]
+    history = tokens  # (B·K, t) every generated token, BOS first
+
+    for step in range(1, max(limits) + 1):
+        logits, self_k, self_v, _ = model.decode_step(
+            tokens, self_k, self_v, cross_k, cross_v, mask
+        )
+        logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B·K, V)
+        logp[:, [PAD_ID, BOS_ID]] = float("-inf")
+        vocab = logp.size(1)
+        cand = (scores.view(-1, 1) + logp).view(len(active), beam * vocab)
+        top_scores, top_idx = cand.topk(min(2 * beam, beam * vocab), dim=1)  # (B, 2K)
+        next_rows: list[int] = []
+        next_tokens: list[int] = []
+        next_scores: list[float] = []
+        keep: list[int] = []
+        for b, src in enumerate(active):
+            live: list[tuple[int, int, float]] = []
+            for s, i in zip(top_scores[b].tolist(), top_idx[b].tolist(), strict=True):
+                if s == float("-inf"):
+                    break
+                row, tok = b * beam + i // vocab, i % vocab
+                if tok == EOS_ID:
+                    if len(finished[src]) < beam:
+                        prefix = history[row, 1:].tolist()
+                        finished[src].append(Hypothesis(prefix, s / (step**length_penalty)))
+                elif len(live) < beam:
+                    live.append((row, tok, s))
+                if len(live) == beam:
+                    break
+            if step >= limits[src] and len(finished[src]) < beam:
+                # Out of length: the live hypotheses end here, as they are.
+                for row, tok, s in live[: beam - len(finished[src])]:
+                    prefix = [*history[row, 1:].tolist(), tok]
+                    finished[src].append(Hypothesis(prefix, s / (step**length_penalty)))
+            if len(finished[src]) >= beam or not live:
+                continue
+            keep.append(b)
+            live += [(live[-1][0], live[-1][1], float("-inf"))] * (beam - len(live))
+            for row, tok, s in live:
+                next_rows.append(row)
+                next_tokens.append(tok)
+                next_scores.append(s)
+        if not keep:
+            break
+        rows = torch.tensor(next_rows, device=device)
+        self_k, self_v, cross_k, cross_v = _select(rows, self_k, self_v, cross_k, cross_v, dim=1)
+        mask, history = _select(rows, mask, history)
+        tokens = torch.tensor(next_tokens, device=device).unsqueeze(1)  # (B'·K, 1)
+        history = torch.cat([history, tokens], dim=1)
+        scores = torch.tensor(next_scores, device=device).view(len(keep), beam)
+        active = [active[b] for b in keep]
+
+    return [max(hyps, key=lambda h: h.score) for hyps in finished]

@@ -1,0 +1,219 @@
+"""Train the sentiment (or any text) classifier."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from attnserve.text.tokenizer import UNK_ID, SubwordTokenizer
+from models import checkpoint
+from models.classifier import Classifier, ClassifierConfig
+from models.train.common import (
+    EarlyStopping,
+    History,
+    length_batches,
+    pad,
+    pick_device,
+    seed_everything,
+    warmup_decay,
+    write_json,
+)
+
+
+@dataclass
+class ClassifierProfile:
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    max_tokens: int = 4096  # padded tokens per batch
+    max_batch: int = 64
+    clip: float = 1.0
+    patience: int = 5
+    vocab_size: int = 8000
+    max_examples: int | None = None
+    seed: int = 13
+    token_dropout: float = 0.1  # share of input tokens replaced by <unk> while training
+    soft_labels: float = 1.5  # rated snippets learn p(positive) = sigmoid(k·rating); 0 = off
+    label_smoothing: float = 0.1
+    ema: float = 0.998  # evaluate and save an exponential moving average of the weights
+
+
+PROFILES = {
+    "default": ClassifierProfile(),
+    "quick": ClassifierProfile(
+        epochs=4, vocab_size=2000, warmup_steps=30, max_examples=3000, patience=2
+    ),
+}
+QUICK_MODEL = {"d_model": 64, "n_heads": 2, "d_ff": 128, "n_attn_layers": 1, "n_conv_blocks": 1}
+
+
+def encode(
+    tok: SubwordTokenizer, rows: list[dict[str, Any]], labels: list[str], max_len: int
+) -> tuple[list[list[int]], list[int]]:
+    ids = [seq[:max_len] or [UNK_ID] for seq in tok.encode_batch([r["text"] for r in rows])]
+    index = {lab: i for i, lab in enumerate(labels)}
+    return ids, [index[r["label"]] for r in rows]
+
+
+def targets(
+    rows: list[dict[str, Any]], labels: list[str], profile: ClassifierProfile
+) -> torch.Tensor:
+    """Target distributions (N, classes): smoothed one-hot, or for binary sentiment with a
+    human mean rating, p(positive) = sigmoid(k·rating) — "great" and "fine" differ."""
+    n = len(labels)
+    out = torch.full((len(rows), n), profile.label_smoothing / n)
+    index = {lab: i for i, lab in enumerate(labels)}
+    for i, r in enumerate(rows):
+        out[i, index[r["label"]]] += 1 - profile.label_smoothing
+        if (
+            profile.soft_labels
+            and r.get("rating") is not None
+            and labels == ["negative", "positive"]
+        ):
+            p = torch.sigmoid(torch.tensor(profile.soft_labels * float(r["rating"])))
+            out[i] = torch.stack([1 - p, p])
+    return out
+
+
+@torch.no_grad()
+def predict(
+    model: Classifier, seqs: list[list[int]], device: torch.device, max_tokens: int = 8192
+) -> torch.Tensor:
+    """Class probabilities (N, n_classes), in the order of ``seqs``."""
+    model.eval()
+    probs = torch.zeros(len(seqs), model.cfg.n_classes)
+    for batch in length_batches([len(s) for s in seqs], max_tokens, 256, None):
+        ids, mask = pad([seqs[i] for i in batch])
+        logits = model(ids.to(device), mask.to(device))[0]
+        probs[batch] = torch.softmax(logits.float(), -1).cpu()
+    return probs
+
+
+def train(
+    train_rows: list[dict[str, str]],
+    valid_rows: list[dict[str, str]],
+    out: Path,
+    profile: ClassifierProfile,
+    model_overrides: dict[str, Any] | None = None,
+    device_name: str = "auto",
+    data_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    seed_everything(profile.seed)
+    device = pick_device(device_name)
+    out.mkdir(parents=True, exist_ok=True)
+    if profile.max_examples:
+        train_rows = random.Random(profile.seed).sample(
+            train_rows, min(len(train_rows), profile.max_examples)
+        )
+    labels = sorted({r["label"] for r in train_rows})
+    missing = sorted({r["label"] for r in valid_rows} - set(labels))
+    if len(labels) < 2:
+        raise ValueError(f"need at least 2 labels in the training data, found {labels}")
+    if missing:
+        raise ValueError(f"validation labels {missing} never occur in the training data")
+
+    tok = SubwordTokenizer.train(
+        (r["text"] for r in train_rows), profile.vocab_size, lowercase=True
+    )
+    tok.save(out / "tokenizer.json")
+    cfg = replace(
+        ClassifierConfig(vocab_size=tok.vocab_size, n_classes=len(labels)),
+        **(model_overrides or {}),
+    )
+    model = Classifier(cfg).to(device)
+    x_train, _y_train = encode(tok, train_rows, labels, cfg.max_len)
+    x_valid, y_valid = encode(tok, valid_rows, labels, cfg.max_len)
+    t_train = targets(train_rows, labels, profile)
+    ema = (
+        torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(profile.ema)
+        )
+        if profile.ema
+        else None
+    )
+
+    opt = torch.optim.AdamW(model.parameters(), lr=profile.lr, weight_decay=profile.weight_decay)
+    rng = random.Random(profile.seed)
+    steps_per_epoch = len(
+        length_batches([len(s) for s in x_train], profile.max_tokens, profile.max_batch, None)
+    )
+    total = steps_per_epoch * profile.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_decay(s, profile.warmup_steps, total)
+    )
+    stopper, history = EarlyStopping(profile.patience, "max"), History()
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"classifier: {n_params / 1e6:.2f}M parameters, {len(x_train)} train / {len(x_valid)} valid, "
+        f"labels {labels}, device {device}"
+    )
+    start = time.monotonic()
+    for epoch in range(1, profile.epochs + 1):
+        model.train()
+        batches = length_batches(
+            [len(s) for s in x_train], profile.max_tokens, profile.max_batch, rng
+        )
+        total_loss = 0.0
+        bar = tqdm(batches, desc=f"epoch {epoch}/{profile.epochs}", unit="batch", leave=False)
+        for batch in bar:
+            ids, mask = pad([x_train[i] for i in batch])
+            if profile.token_dropout:
+                drop = (torch.rand(ids.shape) < profile.token_dropout) & mask.bool()
+                ids = ids.masked_fill(drop, UNK_ID)
+            target = t_train[batch].to(device)
+            loss = F.cross_entropy(model(ids.to(device), mask.to(device))[0], target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), profile.clip)
+            opt.step()
+            sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            total_loss += loss.item() * len(batch)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        scored: Classifier = ema.module if ema is not None else model  # type: ignore[assignment]
+        probs = predict(scored, x_valid, device)
+        valid_loss = F.nll_loss(probs.clamp_min(1e-9).log(), torch.tensor(y_valid)).item()
+        valid_acc = (probs.argmax(1) == torch.tensor(y_valid)).float().mean().item()
+        history.add(
+            epoch=epoch,
+            train_loss=total_loss / len(x_train),
+            valid_loss=valid_loss,
+            valid_accuracy=valid_acc,
+        )
+        best = stopper.improved(valid_acc)
+        print(
+            f"epoch {epoch}: train loss {total_loss / len(x_train):.4f}  valid loss {valid_loss:.4f}  "
+            f"valid acc {valid_acc:.4f}{'  *best' if best else ''}"
+        )
+        if best:
+            checkpoint.save(
+                out / checkpoint.CHECKPOINT,
+                scored,
+                {
+                    "labels": labels,
+                    "epoch": epoch,
+                    "valid_accuracy": valid_acc,
+                    "profile": asdict(profile),
+                    "data": data_info or {},
+                },
+            )
+        history.save(out)
+        if stopper.stop:
+            print(f"early stop: no better validation accuracy for {profile.patience} epochs")
+            break
+    summary = {
+        "best_valid_accuracy": stopper.best,
+        "train_seconds": round(time.monotonic() - start, 1),
+        "parameters": n_params,
+    }
+    write_json(out / "train_summary.json", summary)
+    return summary

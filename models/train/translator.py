@@ -1,0 +1,230 @@
+"""Train the English->French translator."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import sacrebleu
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
+from models import checkpoint
+from models.decoding import beam_search
+from models.train.common import (
+    EarlyStopping,
+    History,
+    length_batches,
+    pad,
+    pick_device,
+    seed_everything,
+    warmup_decay,
+    write_json,
+)
+from models.translator import Translator, TranslatorConfig
+
+
+@dataclass
+class TranslatorProfile:
+    epochs: int = 14
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 300
+    max_tokens: int = 6000  # padded tokens per batch (max of source and target side)
+    max_batch: int = 256
+    clip: float = 1.0
+    label_smoothing: float = 0.1
+    patience: int = 3
+    vocab_size: int = 8000
+    max_examples: int | None = None
+    valid_bleu_sentences: int = 400  # greedy-decoded each epoch to choose the best checkpoint
+    time_budget_s: float | None = None  # stop after the epoch that crosses it
+    seed: int = 13
+
+
+PROFILES = {
+    "default": TranslatorProfile(),
+    "quick": TranslatorProfile(
+        epochs=3,
+        vocab_size=2000,
+        warmup_steps=30,
+        max_examples=3000,
+        valid_bleu_sentences=100,
+        patience=2,
+    ),
+}
+QUICK_MODEL = {"d_model": 64, "n_heads": 2, "d_ff": 128, "enc_layers": 1, "dec_layers": 1}
+
+
+@dataclass
+class Encoded:
+    src: list[list[int]]
+    tgt: list[list[int]]  # without BOS/EOS
+
+
+def encode_pairs(tok: SubwordTokenizer, rows: list[dict[str, str]], max_len: int) -> Encoded:
+    src, tgt = [], []
+    for r in rows:
+        s_ids, masked = tok.encode_masked(r["source"])
+        t_ids, _ = tok.encode_masked(r["target"], masked.spans)
+        src.append([*s_ids[: max_len - 1], EOS_ID])
+        tgt.append(t_ids[: max_len - 2])
+    return Encoded(src, tgt)
+
+
+def translate(
+    model: Translator,
+    tok: SubwordTokenizer,
+    texts: list[str],
+    device: torch.device,
+    beam: int = 1,
+    max_tokens: int = 8000,
+) -> list[str]:
+    """Translate ``texts`` with the reference decoder (greedy or beam), in order."""
+    model.eval()
+    encoded = [tok.encode_masked(t) for t in texts]
+    src = [[*ids[: model.cfg.max_len - 1], EOS_ID] for ids, _ in encoded]
+    out = [""] * len(texts)
+    for batch in length_batches([len(s) for s in src], max_tokens // max(1, beam), 128, None):
+        ids, mask = pad([src[i] for i in batch])
+        hyps = beam_search(
+            model, ids.to(device), mask.to(device), beam=beam, max_len=model.cfg.max_len
+        )
+        for i, hyp in zip(batch, hyps, strict=True):
+            out[i] = tok.decode(hyp.tokens, encoded[i][1].spans)
+    return out
+
+
+def train(
+    train_rows: list[dict[str, str]],
+    valid_rows: list[dict[str, str]],
+    out: Path,
+    profile: TranslatorProfile,
+    model_overrides: dict[str, Any] | None = None,
+    device_name: str = "auto",
+    data_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    seed_everything(profile.seed)
+    device = pick_device(device_name)
+    out.mkdir(parents=True, exist_ok=True)
+    if profile.max_examples:
+        train_rows = random.Random(profile.seed).sample(
+            train_rows, min(len(train_rows), profile.max_examples)
+        )
+    tok = SubwordTokenizer.train(
+        (text for r in train_rows for text in (r["source"], r["target"])), profile.vocab_size
+    )
+    tok.save(out / "tokenizer.json")
+    cfg = replace(TranslatorConfig(vocab_size=tok.vocab_size), **(model_overrides or {}))
+    model = Translator(cfg).to(device)
+    data = encode_pairs(tok, train_rows, cfg.max_len)
+    valid = encode_pairs(tok, valid_rows, cfg.max_len)
+    bleu_rows = valid_rows[: profile.valid_bleu_sentences]
+
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=profile.lr, betas=(0.9, 0.98), weight_decay=profile.weight_decay
+    )
+    lengths = [max(len(s), len(t) + 1) for s, t in zip(data.src, data.tgt, strict=True)]
+    steps_per_epoch = len(length_batches(lengths, profile.max_tokens, profile.max_batch, None))
+    total = steps_per_epoch * profile.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_decay(s, profile.warmup_steps, total)
+    )
+    rng = random.Random(profile.seed)
+    stopper, history = EarlyStopping(profile.patience, "max"), History()
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"translator: {n_params / 1e6:.2f}M parameters, {len(data.src)} train / {len(valid.src)} valid "
+        f"pairs, vocab {tok.vocab_size}, device {device}"
+    )
+    start = time.monotonic()
+    for epoch in range(1, profile.epochs + 1):
+        model.train()
+        batches = length_batches(lengths, profile.max_tokens, profile.max_batch, rng)
+        total_loss, total_tokens = 0.0, 0
+        bar = tqdm(batches, desc=f"epoch {epoch}/{profile.epochs}", unit="batch", leave=False)
+        for batch in bar:
+            loss, n_tok = _loss(model, data, batch, device, profile.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), profile.clip)
+            opt.step()
+            sched.step()
+            total_loss += loss.item() * n_tok
+            total_tokens += n_tok
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        valid_loss = _valid_loss(model, valid, device)
+        hyps = translate(model, tok, [r["source"] for r in bleu_rows], device)
+        bleu = sacrebleu.corpus_bleu(hyps, [[r["target"] for r in bleu_rows]]).score
+        history.add(
+            epoch=epoch,
+            train_loss=total_loss / total_tokens,
+            valid_loss=valid_loss,
+            valid_bleu=bleu,
+        )
+        best = stopper.improved(bleu)
+        print(
+            f"epoch {epoch}: train loss {total_loss / total_tokens:.4f}  valid loss {valid_loss:.4f}  "
+            f"valid BLEU (greedy, {len(bleu_rows)}) {bleu:.2f}{'  *best' if best else ''}  "
+            f"[{time.monotonic() - start:.0f}s]"
+        )
+        if best:
+            checkpoint.save(
+                out / checkpoint.CHECKPOINT,
+                model,
+                {
+                    "epoch": epoch,
+                    "valid_bleu_greedy": bleu,
+                    "profile": asdict(profile),
+                    "data": data_info or {},
+                },
+            )
+        history.save(out)
+        if stopper.stop:
+            print(f"early stop: no better validation BLEU for {profile.patience} epochs")
+            break
+        if profile.time_budget_s and time.monotonic() - start > profile.time_budget_s:
+            print(f"time budget of {profile.time_budget_s:.0f}s reached")
+            break
+    summary = {
+        "best_valid_bleu_greedy": stopper.best,
+        "train_seconds": round(time.monotonic() - start, 1),
+        "parameters": n_params,
+    }
+    write_json(out / "train_summary.json", summary)
+    return summary
+
+
+def _tensors(data: Encoded, batch: list[int], device: torch.device) -> tuple[torch.Tensor, ...]:
+    src, src_mask = pad([data.src[i] for i in batch])
+    tgt_in, _ = pad([[BOS_ID, *data.tgt[i]] for i in batch])
+    tgt_out, _ = pad([[*data.tgt[i], EOS_ID] for i in batch])
+    return src.to(device), src_mask.to(device), tgt_in.to(device), tgt_out.to(device)
+
+
+def _loss(
+    model: Translator, data: Encoded, batch: list[int], device: torch.device, smoothing: float
+) -> tuple[torch.Tensor, int]:
+    src, src_mask, tgt_in, tgt_out = _tensors(data, batch, device)
+    logits = model(src, src_mask, tgt_in)  # (B, T, V)
+    loss = F.cross_entropy(
+        logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD_ID, label_smoothing=smoothing
+    )
+    return loss, int((tgt_out != PAD_ID).sum())
+
+
+@torch.no_grad()
+def _valid_loss(model: Translator, data: Encoded, device: torch.device) -> float:
+    model.eval()
+    lengths = [max(len(s), len(t) + 1) for s, t in zip(data.src, data.tgt, strict=True)]
+    total, tokens = 0.0, 0
+    for batch in length_batches(lengths, 8000, 256, None):
+        loss, n = _loss(model, data, batch, device, 0.0)
+        total += loss.item() * n
+        tokens += n
+    return total / max(tokens, 1)

@@ -1,0 +1,1 @@
+"""The serving side: FastAPI + ONNX Runtime. Never imports torch. Not built yet."""

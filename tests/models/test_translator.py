@@ -1,0 +1,105 @@
+import pytest
+import torch
+
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from models.decoding import beam_search, greedy, length_limits
+from models.translator import Translator, TranslatorConfig
+
+
+@pytest.fixture(scope="module")
+def model() -> Translator:
+    torch.manual_seed(0)
+    cfg = TranslatorConfig(
+        vocab_size=40, d_model=32, n_heads=4, d_ff=64, enc_layers=2, dec_layers=2, dropout=0.0
+    )
+    return Translator(cfg).eval()
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    src = torch.randint(4, 40, (3, 7))
+    mask = torch.ones(3, 7, dtype=torch.long)
+    mask[1, 4:] = 0
+    mask[2, 2:] = 0
+    src[1, 4:] = 0
+    src[2, 2:] = 0
+    return src, mask
+
+
+def test_cache_decoding_equals_full_decoding(model: Translator) -> None:
+    src, mask = _batch()
+    tgt = torch.cat([torch.full((3, 1), BOS_ID), torch.randint(4, 40, (3, 5))], 1)
+    ck, cv, _ = model.encode(src, mask)
+    k, v = model.empty_cache(3)
+    full, _, _, full_w = model.decode_step(tgt, k, v, ck, cv, mask)
+    steps, step_w = [], []
+    for t in range(tgt.size(1)):
+        logits, k, v, w = model.decode_step(tgt[:, t : t + 1], k, v, ck, cv, mask)
+        steps.append(logits)
+        step_w.append(w)
+    assert k.shape == (2, 3, 4, tgt.size(1), 8)
+    assert torch.allclose(full, torch.cat(steps, 1), atol=1e-5)
+    assert torch.allclose(full_w, torch.cat(step_w, 3), atol=1e-5)
+
+
+def test_cross_attention_never_looks_at_source_padding(model: Translator) -> None:
+    src, mask = _batch()
+    ck, cv, _ = model.encode(src, mask)
+    k, v = model.empty_cache(3)
+    _, _, _, w = model.decode_step(torch.full((3, 1), BOS_ID), k, v, ck, cv, mask)
+    assert w.shape == (2, 3, 4, 1, 7)
+    assert (w[:, 2, :, :, 2:] == 0).all()
+    assert torch.allclose(w.sum(-1), torch.ones(2, 3, 4, 1), atol=1e-5)
+
+
+def test_training_forward_matches_decode_step(model: Translator) -> None:
+    src, mask = _batch()
+    tgt = torch.randint(4, 40, (3, 4))
+    ck, cv, _ = model.encode(src, mask)
+    k, v = model.empty_cache(3)
+    assert torch.allclose(model(src, mask, tgt), model.decode_step(tgt, k, v, ck, cv, mask)[0])
+
+
+def test_beam_one_is_greedy_and_both_stop(model: Translator) -> None:
+    src, mask = _batch()
+    g = greedy(model, src, mask, max_len=12)
+    b1 = beam_search(model, src, mask, beam=1, max_len=12)
+    assert [h.tokens for h in g] == [h.tokens for h in b1]
+    limits = length_limits(mask, 12)
+    assert all(len(h.tokens) <= lim for h, lim in zip(g, limits, strict=True))
+    assert all(EOS_ID not in h.tokens and BOS_ID not in h.tokens for h in g)
+
+
+def test_greedy_follows_the_argmax(model: Translator) -> None:
+    src, mask = _batch()
+    hyp = greedy(model, src[:1], mask[:1], max_len=6)[0]
+    ck, cv, _ = model.encode(src[:1], mask[:1])
+    k, v = model.empty_cache(1)
+    tokens, out = torch.tensor([[BOS_ID]]), []
+    for _ in range(len(hyp.tokens) + 1):
+        logits, k, v, _ = model.decode_step(tokens, k, v, ck, cv, mask[:1])
+        logits[0, -1, [PAD_ID, BOS_ID]] = float("-inf")
+        nxt = int(logits[0, -1].argmax())
+        if nxt == EOS_ID:
+            break
+        out.append(nxt)
+        tokens = torch.tensor([[nxt]])
+    assert hyp.tokens == out[: len(hyp.tokens)]
+
+
+def test_beam_search_result_does_not_depend_on_the_batch(model: Translator) -> None:
+    src, mask = _batch()
+    together = beam_search(model, src, mask, beam=4, max_len=10)
+    for i in range(3):
+        width = int(mask[i].sum())
+        alone = beam_search(
+            model, src[i : i + 1, :width], mask[i : i + 1, :width], beam=4, max_len=10
+        )[0]
+        assert alone.tokens == together[i].tokens
+        assert alone.score == pytest.approx(together[i].score, abs=1e-4)
+
+
+def test_beam_size_is_validated(model: Translator) -> None:
+    src, mask = _batch()
+    with pytest.raises(ValueError, match="beam must be in"):
+        beam_search(model, src, mask, beam=0)
