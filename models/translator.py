@@ -28,9 +28,9 @@ class TranslatorConfig:
     vocab_size: int
     d_model: int = 256
     n_heads: int = 4
-    d_ff: int = 1024
+    d_ff: int = 768
     enc_layers: int = 3
-    dec_layers: int = 3
+    dec_layers: int = 2  # the decoder runs once per generated token: keep it the shallower
     dropout: float = 0.1
     max_len: int = 128
     composition: str = "series"  # of the encoder's attention layers

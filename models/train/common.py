@@ -74,6 +74,30 @@ def warmup_decay(step: int, warmup: int, total: int, floor: float = 0.05) -> flo
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class Ema:
+    """Exponential moving average of a model's weights, evaluated and saved instead of
+    the raw weights. The decay ramps up, min(decay, (1+n)/(10+n)), so that short runs
+    are averaged over their own few steps rather than frozen near the initialisation."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        import copy
+
+        self.module = copy.deepcopy(model).eval()
+        self.decay, self.updates = decay, 0
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for avg, new in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True):
+            if avg.dtype.is_floating_point:
+                avg.mul_(d).add_(new.detach(), alpha=1 - d)
+            else:
+                avg.copy_(new)
+
+
 @dataclass
 class EarlyStopping:
     """Stop when the monitored value has not improved for ``patience`` evaluations."""

@@ -24,9 +24,9 @@ def test_quick_classifier_beats_chance(corpora: Path, tmp_path: Path) -> None:
             "--out",
             str(run),
             "--max-examples",
-            "800",
+            "1500",
             "--epochs",
-            "6",
+            "8",
         ]
     )
     assert code == 0
