@@ -91,7 +91,9 @@ class Ema:
     def update(self, model: torch.nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for avg, new in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True):
+        for avg, new in zip(
+            self.module.state_dict().values(), model.state_dict().values(), strict=True
+        ):
             if avg.dtype.is_floating_point:
                 avg.mul_(d).add_(new.detach(), alpha=1 - d)
             else:

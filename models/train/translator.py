@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -11,48 +10,35 @@ from typing import Any
 import sacrebleu
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
 from models import checkpoint
 from models.decoding import beam_search
-from models.train.common import (
-    EarlyStopping,
-    History,
-    length_batches,
-    pad,
-    pick_device,
-    seed_everything,
-    warmup_decay,
-    write_json,
-)
+from models.train.common import length_batches, pad, pick_device, seed_everything
+from models.train.loop import TrainProfile, fit
 from models.translator import Translator, TranslatorConfig
 
 
 @dataclass
-class TranslatorProfile:
+class TranslatorProfile(TrainProfile):
     epochs: int = 10
     lr: float = 7e-4
-    weight_decay: float = 0.01
-    warmup_steps: int = 200
     # Padded tokens per batch (max of source and target side). Small batches: ~450 updates
     # an epoch; with big ones the model sees too few updates in the 30-minute budget.
     max_tokens: int = 2500
     max_batch: int = 256
-    clip: float = 1.0
     label_smoothing: float = 0.1
-    patience: int = 3
     vocab_size: int = 6000  # joint en+fr; the output layer's cost grows with it
-    max_examples: int | None = None
     valid_bleu_sentences: int = 400  # greedy-decoded each epoch to choose the best checkpoint
-    time_budget_s: float | None = None  # stop after the epoch that crosses it
-    seed: int = 13
 
 
 PROFILES = {
     "default": TranslatorProfile(),
+    # A small model on a subset, in about a minute: small batches and a higher rate.
     "quick": TranslatorProfile(
-        epochs=3,
+        epochs=4,
+        lr=2e-3,
+        max_tokens=800,
         vocab_size=2000,
         warmup_steps=30,
         max_examples=3000,
@@ -128,78 +114,31 @@ def train(
     valid = encode_pairs(tok, valid_rows, cfg.max_len)
     bleu_rows = valid_rows[: profile.valid_bleu_sentences]
 
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=profile.lr, betas=(0.9, 0.98), weight_decay=profile.weight_decay
-    )
     lengths = [max(len(s), len(t) + 1) for s, t in zip(data.src, data.tgt, strict=True)]
-    steps_per_epoch = len(length_batches(lengths, profile.max_tokens, profile.max_batch, None))
-    total = steps_per_epoch * profile.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: warmup_decay(s, profile.warmup_steps, total)
-    )
-    rng = random.Random(profile.seed)
-    stopper, history = EarlyStopping(profile.patience, "max"), History()
-    n_params = sum(p.numel() for p in model.parameters())
     print(
-        f"translator: {n_params / 1e6:.2f}M parameters, {len(data.src)} train / {len(valid.src)} valid "
-        f"pairs, vocab {tok.vocab_size}, device {device}"
+        f"translator: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+        f"{len(data.src)} train / {len(valid.src)} valid pairs, vocab {tok.vocab_size}, "
+        f"device {device}"
     )
-    start = time.monotonic()
-    for epoch in range(1, profile.epochs + 1):
-        model.train()
-        batches = length_batches(lengths, profile.max_tokens, profile.max_batch, rng)
-        total_loss, total_tokens = 0.0, 0
-        bar = tqdm(batches, desc=f"epoch {epoch}/{profile.epochs}", unit="batch", leave=False)
-        for batch in bar:
-            loss, n_tok = _loss(model, data, batch, device, profile.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), profile.clip)
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * n_tok
-            total_tokens += n_tok
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        valid_loss = _valid_loss(model, valid, device)
-        hyps = translate(model, tok, [r["source"] for r in bleu_rows], device)
-        bleu = sacrebleu.corpus_bleu(hyps, [[r["target"] for r in bleu_rows]]).score
-        history.add(
-            epoch=epoch,
-            train_loss=total_loss / total_tokens,
-            valid_loss=valid_loss,
-            valid_bleu=bleu,
-        )
-        best = stopper.improved(bleu)
-        print(
-            f"epoch {epoch}: train loss {total_loss / total_tokens:.4f}  valid loss {valid_loss:.4f}  "
-            f"valid BLEU (greedy, {len(bleu_rows)}) {bleu:.2f}{'  *best' if best else ''}  "
-            f"[{time.monotonic() - start:.0f}s]"
-        )
-        if best:
-            checkpoint.save(
-                out / checkpoint.CHECKPOINT,
-                model,
-                {
-                    "epoch": epoch,
-                    "valid_bleu_greedy": bleu,
-                    "profile": asdict(profile),
-                    "data": data_info or {},
-                },
-            )
-        history.save(out)
-        if stopper.stop:
-            print(f"early stop: no better validation BLEU for {profile.patience} epochs")
-            break
-        if profile.time_budget_s and time.monotonic() - start > profile.time_budget_s:
-            print(f"time budget of {profile.time_budget_s:.0f}s reached")
-            break
-    summary = {
-        "best_valid_bleu_greedy": stopper.best,
-        "train_seconds": round(time.monotonic() - start, 1),
-        "parameters": n_params,
-    }
-    write_json(out / "train_summary.json", summary)
-    return summary
+
+    def batches(rng: random.Random | None) -> list[list[int]]:
+        return length_batches(lengths, profile.max_tokens, profile.max_batch, rng)
+
+    def loss_fn(m: torch.nn.Module, batch: list[int]) -> tuple[torch.Tensor, int]:
+        return _loss(m, data, batch, device, profile.label_smoothing)
+
+    def validate(m: torch.nn.Module) -> dict[str, float]:
+        hyps = translate(m, tok, [r["source"] for r in bleu_rows], device)  # type: ignore[arg-type]
+        return {
+            "valid_loss": _valid_loss(m, valid, device),
+            "valid_bleu": sacrebleu.corpus_bleu(hyps, [[r["target"] for r in bleu_rows]]).score,
+        }
+
+    def on_best(m: torch.nn.Module, epoch: int, figures: dict[str, float]) -> None:
+        meta = {"epoch": epoch, **figures, "profile": asdict(profile), "data": data_info or {}}
+        checkpoint.save(out / checkpoint.CHECKPOINT, m, meta)
+
+    return fit(model, profile, batches, loss_fn, validate, "valid_bleu", on_best, out, (0.9, 0.98))
 
 
 def _tensors(data: Encoded, batch: list[int], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -210,7 +149,7 @@ def _tensors(data: Encoded, batch: list[int], device: torch.device) -> tuple[tor
 
 
 def _loss(
-    model: Translator, data: Encoded, batch: list[int], device: torch.device, smoothing: float
+    model: torch.nn.Module, data: Encoded, batch: list[int], device: torch.device, smoothing: float
 ) -> tuple[torch.Tensor, int]:
     src, src_mask, tgt_in, tgt_out = _tensors(data, batch, device)
     logits = model(src, src_mask, tgt_in)  # (B, T, V)
@@ -221,7 +160,7 @@ def _loss(
 
 
 @torch.no_grad()
-def _valid_loss(model: Translator, data: Encoded, device: torch.device) -> float:
+def _valid_loss(model: torch.nn.Module, data: Encoded, device: torch.device) -> float:
     model.eval()
     lengths = [max(len(s), len(t) + 1) for s, t in zip(data.src, data.tgt, strict=True)]
     total, tokens = 0.0, 0

@@ -41,3 +41,20 @@ def test_early_stopping_counts_evaluations_without_improvement() -> None:
     assert stop.improved(0.6)
     assert not stop.improved(0.6) and not stop.improved(0.1)
     assert stop.stop
+
+
+def test_ema_ramps_up_then_tracks_slowly() -> None:
+    import torch
+
+    from models.train.common import Ema
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 0.0)
+    ema = Ema(model, decay=0.999)
+    torch.nn.init.constant_(model.weight, 1.0)
+    ema.update(model)  # first update: decay (1+1)/(10+1), not 0.999
+    assert ema.module.weight.item() == pytest.approx(9 / 11)
+    for _ in range(5000):
+        ema.update(model)
+    assert ema.module.weight.item() == pytest.approx(1.0, abs=1e-3)
+    assert not ema.module.weight.requires_grad
