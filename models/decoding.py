@@ -12,6 +12,10 @@ so every rule is spelled out:
   a source is done when ``beam`` hypotheses are finished or its limit is reached
   (live hypotheses are then finished as they are); the best score wins;
 * ``<pad>`` and ``<s>`` are never generated (their log-probability is -inf);
+* placeholders are constrained (``constrain_placeholders``): a hypothesis may emit each
+  sentinel ``<phN>`` only as often as the source holds it, and may not end (EOS) before
+  it has emitted every one of them — so placeholders come out exactly as they went in,
+  unless the length limit cuts the hypothesis short;
 * finished sources leave the batch, so the batch shrinks as it decodes.
 """
 
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.translator import Translator
 
 
@@ -56,6 +60,7 @@ def beam_search(
     beam: int = 4,
     max_len: int = 128,
     length_penalty: float = 1.0,
+    constrain_placeholders: bool = True,
 ) -> list[Hypothesis]:
     if not 1 <= beam <= 16:
         raise ValueError(f"beam must be in 1..16, got {beam}")
@@ -73,6 +78,10 @@ def beam_search(
     active = list(range(n_src))  # original index of each source still decoding
     finished: list[list[Hypothesis]] = [[] for _ in range(n_src)]
     history = tokens  # (B·K, t) every generated token, BOS first
+    sentinels = torch.tensor(SENTINEL_IDS, device=device)
+    # How often each sentinel occurs in the source, and how often each beam has emitted it.
+    required = (src_ids.index_select(0, rep).unsqueeze(-1) == sentinels).sum(1)  # (B·K, n_ph)
+    emitted = torch.zeros_like(required)
 
     for step in range(1, max(limits) + 1):
         logits, self_k, self_v, _ = model.decode_step(
@@ -80,6 +89,11 @@ def beam_search(
         )
         logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B·K, V)
         logp[:, [PAD_ID, BOS_ID]] = float("-inf")
+        if constrain_placeholders:
+            spent = emitted >= required  # (B·K, n_ph): no more of this sentinel
+            logp[:, sentinels] = logp[:, sentinels].masked_fill(spent, float("-inf"))
+            owed = (~spent).any(1)  # (B·K,): a placeholder is still missing
+            logp[:, EOS_ID] = logp[:, EOS_ID].masked_fill(owed, float("-inf"))
         vocab = logp.size(1)
         cand = (scores.view(-1, 1) + logp).view(len(active), beam * vocab)
         top_scores, top_idx = cand.topk(min(2 * beam, beam * vocab), dim=1)  # (B, 2K)
@@ -118,8 +132,9 @@ def beam_search(
             break
         rows = torch.tensor(next_rows, device=device)
         self_k, self_v, cross_k, cross_v = _select(rows, self_k, self_v, cross_k, cross_v, dim=1)
-        mask, history = _select(rows, mask, history)
+        mask, history, required, emitted = _select(rows, mask, history, required, emitted)
         tokens = torch.tensor(next_tokens, device=device).unsqueeze(1)  # (B'·K, 1)
+        emitted = emitted + (tokens == sentinels)
         history = torch.cat([history, tokens], dim=1)
         scores = torch.tensor(next_scores, device=device).view(len(keep), beam)
         active = [active[b] for b in keep]

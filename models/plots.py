@@ -15,18 +15,19 @@ def plot_history(rows: list[dict[str, float]], path: Path, title: str) -> Path:
     epochs = [r["epoch"] for r in rows]
     metric = next(k for k in rows[0] if k.startswith("valid_") and k != "valid_loss")
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    left.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train")
+    left.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train (objective)")
     left.plot(epochs, [r["valid_loss"] for r in rows], marker="o", label="validation")
     left.set(xlabel="epoch", ylabel="loss", title="loss")
     left.legend()
     values = [r[metric] for r in rows]
     right.plot(epochs, values, marker="o", color="tab:green")
     best = max(range(len(values)), key=values.__getitem__)
+    right.scatter([epochs[best]], [values[best]], s=120, facecolors="none", edgecolors="black")
     right.annotate(
-        f"best {values[best]:.3g}",
+        f"best {values[best]:.3g} (epoch {epochs[best]})",
         (epochs[best], values[best]),
         textcoords="offset points",
-        xytext=(0, 8),
+        xytext=(0, -18),
         ha="center",
     )
     right.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))

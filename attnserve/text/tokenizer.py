@@ -19,6 +19,8 @@ from attnserve.text.placeholders import SENTINELS, Masked, mask, unmask
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+# Placeholder sentinels follow the specials: <ph0> is id 4, <ph15> id 19.
+SENTINEL_IDS = tuple(range(len(SPECIALS), len(SPECIALS) + len(SENTINELS)))
 
 
 class SubwordTokenizer:
@@ -30,6 +32,8 @@ class SubwordTokenizer:
             if tokenizer.token_to_id(special) != i:
                 raise ValueError(f"tokenizer must map {special!r} to id {i}")
         self.sentinel_ids = tuple(tokenizer.token_to_id(s) for s in SENTINELS)
+        if self.sentinel_ids != SENTINEL_IDS:
+            raise ValueError(f"tokenizer must map the placeholder sentinels to ids {SENTINEL_IDS}")
 
     # -- building and loading ----------------------------------------------------
     @classmethod

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.decoding import beam_search, greedy, length_limits
 from models.translator import Translator, TranslatorConfig
 
@@ -103,3 +103,34 @@ def test_beam_size_is_validated(model: Translator) -> None:
     src, mask = _batch()
     with pytest.raises(ValueError, match="beam must be in"):
         beam_search(model, src, mask, beam=0)
+
+
+class _Eager(Translator):
+    """Untrained, but keen to end and to emit placeholders: the constraint has work."""
+
+    def decode_step(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        logits, *rest = super().decode_step(*args)
+        bias = torch.zeros(logits.size(-1))
+        bias[EOS_ID] = 6.0
+        bias[list(SENTINEL_IDS)] = 4.0
+        return (logits + bias, *rest)
+
+
+def test_placeholder_constraint_emits_exactly_the_source_sentinels() -> None:
+    torch.manual_seed(0)
+    eager = _Eager(
+        TranslatorConfig(
+            vocab_size=40, d_model=32, n_heads=4, d_ff=64, enc_layers=1, dec_layers=1, dropout=0.0
+        )
+    ).eval()
+    src = torch.randint(20, 40, (4, 6))  # ids 4..19 are the sentinels <ph0>..<ph15>
+    src[0, 1], src[0, 3], src[0, 4] = 4, 4, 5  # <ph0> twice, <ph1> once
+    src[1, 2] = 9
+    mask = torch.ones(4, 6, dtype=torch.long)
+    free = beam_search(eager, src, mask, beam=3, max_len=40, constrain_placeholders=False)
+    counts = [{s: h.tokens.count(s) for s in SENTINEL_IDS} for h in free]
+    wants = [{s: src[i].tolist().count(s) for s in SENTINEL_IDS} for i in range(4)]
+    assert counts != wants  # unconstrained, it invents or loses placeholders
+    for i, hyp in enumerate(beam_search(eager, src, mask, beam=3, max_len=40)):
+        want = {s: src[i].tolist().count(s) for s in SENTINEL_IDS}
+        assert {s: hyp.tokens.count(s) for s in SENTINEL_IDS} == want, (i, hyp.tokens)
