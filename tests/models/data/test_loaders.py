@@ -72,7 +72,9 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
 def test_missing_file_and_bad_imdb_folder(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such file"):
         load_classification(tmp_path / "nope.csv")
-    with pytest.raises(DataError, match="pos"):
+    with pytest.raises(
+        DataError, match=r"aclImdb layout needs .*/neg/ with one review per .txt file"
+    ):
         load_classification(tmp_path)
 
 
