@@ -73,10 +73,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from models.train import translator as trainer  # type: ignore[no-redef]
     profile = trainer.PROFILES["quick" if args.quick else "default"]
     changes: dict[str, Any] = {}
-    if args.epochs:
-        changes["epochs"] = args.epochs
-    if args.max_examples:
-        changes["max_examples"] = args.max_examples
+    for name in ("epochs", "max_examples"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            changes[name] = value
     if args.seed is not None:
         changes["seed"] = args.seed
     profile = dataclasses.replace(profile, **changes)
@@ -85,6 +87,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["composition"] = args.composition
     if args.scores:
         overrides["scores"] = tuple(args.scores.split(","))
+    elif args.composition in ("parallel", "fused"):
+        overrides["scores"] = ("dot", "additive")  # two branches that differ
     out = args.out or Path("runs") / CORPUS_OF[args.task]
     train_rows, valid_rows, info = _rows(args, args.task)
     summary = trainer.train(train_rows, valid_rows, out, profile, overrides, args.device, info)
@@ -167,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--composition",
         choices=["series", "parallel", "fused"],
-        help="how attention layers are composed (default: series)",
+        help="how attention layers are composed (default: series; parallel and fused "
+        "take two branches, dot and additive unless --scores says otherwise)",
     )
     p.add_argument("--scores", help="attention scoring per branch/layer, e.g. dot or dot,additive")
     p.add_argument("--seed", type=int)
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"attnserve {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -3,8 +3,10 @@
 These are the oracle that the served ONNX decoder is checked against token for token,
 so every rule is spelled out:
 
-* every source gets its own length limit, ``min(max_len, 2·|src| + 10)`` new tokens,
-  so a result never depends on which other sentences share its batch;
+* every source gets its own length limit of new tokens (EOS included),
+  ``min(max_len, cfg.max_len - 1, 2·|src| + 10)`` where ``|src|`` counts the source's
+  unmasked positions (its trailing EOS included), so a result never depends on which
+  other sentences share its batch;
 * beam search keeps ``beam`` live hypotheses per source; at each step the best
   ``2·beam`` candidates are read in order: one ending in EOS is finished (while fewer
   than ``beam`` are), others continue until ``beam`` are live;
@@ -64,7 +66,11 @@ def beam_search(
 ) -> list[Hypothesis]:
     if not 1 <= beam <= 16:
         raise ValueError(f"beam must be in 1..16, got {beam}")
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
     n_src, device = src_ids.size(0), src_ids.device
+    if n_src == 0:
+        return []
     limits = length_limits(src_mask, min(max_len, model.cfg.max_len - 1))
     cross_k, cross_v, _ = model.encode(src_ids, src_mask)  # (L, B, h, S, hs)
     # Each source's beams are contiguous rows: row = position_in_batch * beam + j.

@@ -128,7 +128,7 @@ def evaluate(
         metrics = evaluate_translator(model, tok, rows, device)
     result = {
         "task": task,
-        "split": split,
+        "split": split if data_file is None else "file",
         "data": source,
         "checkpoint_epoch": meta.get("epoch"),
         **metrics,

@@ -21,7 +21,7 @@ _PATTERNS = [
     r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>",  # HTML/XML tags, with attributes
     r"&(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);",  # HTML entities
     r"%\([^()\s]+\)[-#0+]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]",  # %(name)s
-    r"%(?:\d+\$)?[-#0+]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]",  # %s, %d, %1$s, %.2f
+    r"(?<!\d)%(?:\d+\$)?[-#0+]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]",  # %s, %d, %1$s, %.2f; not 50%off
     r"\{\{[^{}]*\}\}",  # {{ var }} (templates)
     r"\$\{[^{}]*\}",  # ${var}
     r"\{[A-Za-z0-9_.\[\]]*(?:![rsa])?(?::[^{}]*)?\}",  # {0}, {count}, {x:.2f}, {}

@@ -19,7 +19,7 @@ Builder = Callable[
 # Bump a recipe when the cleaning changes: the corpus is rebuilt on the next run.
 CORPORA: dict[str, tuple[str, Builder, tuple[Source, ...]]] = {
     "sentiment": ("sentiment-v2", sentiment.build, SENTIMENT_SOURCES),
-    "en-fr": ("en-fr-v2", enfr.build, ENFR_SOURCES),
+    "en-fr": ("en-fr-v3", enfr.build, ENFR_SOURCES),
 }
 
 

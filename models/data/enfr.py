@@ -4,8 +4,9 @@ A pair counts when its entry is current, not fuzzy, translated, and its English 
 letters. White space is normalised, menu accelerators stripped, pairs whose two sides
 are equal dropped, duplicates removed across sources, and pairs whose placeholders
 differ between the sides dropped (a translation that loses ``%(name)s`` is a bug, not
-an example). The split is by the normalised English, so the same English never sits
-on both sides of it.
+an example). The split is by the normalised English with its placeholders masked, so
+the same English — or English that differs only in placeholder names — never sits on
+both sides of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from attnserve.text.normalize import (
     normalize_whitespace,
     strip_accelerators,
 )
-from attnserve.text.placeholders import placeholder_counts
+from attnserve.text.placeholders import mask, placeholder_counts
 from models.data.catalogs import read_pairs
 from models.data.sources import ENFR_SOURCES, Source, fetch, sha256_file
 from models.data.split import assign
@@ -75,7 +76,9 @@ def build(
             }
         )
     pairs.sort(key=lambda p: (p["source"], p["target"]))
-    splits = assign(pairs, lambda p: dedup_key(p["source"]), "en-fr")
+    # Group by what the model sees: "%(male_name)s died" and "%(female_name)s died" mask to
+    # the same input, so they must land on the same side.
+    splits = assign(pairs, lambda p: dedup_key(mask(p["source"]).text), "en-fr")
     rows = {
         name: [{"source": p["source"], "target": p["target"]} for p in items]
         for name, items in splits.items()

@@ -4,6 +4,7 @@ translation from TSV/JSONL. Every error names the file, the line and what to cha
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -32,18 +33,28 @@ def _pick(keys: tuple[str, ...], available: list[str], path: Path, what: str) ->
     )
 
 
-def _records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Rows with their 1-based line numbers, and the column names."""
+def _read_text(path: Path) -> str:
+    """UTF-8 text (a leading BOM, as Excel writes it, is dropped)."""
     if not path.is_file():
         raise DataError(path, None, "no such file")
-    suffix = path.suffix.lower()
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(path, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split on newlines only: U+2028 and friends may sit inside a JSON string."""
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def _records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+    """Rows with their 1-based line numbers, and the column names."""
+    text = _read_text(path)
+    suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         rows: list[tuple[int, dict[str, Any]]] = []
-        for n, line in enumerate(text.splitlines(), start=1):
+        for n, line in enumerate(_lines(text), start=1):
             if not line.strip():
                 continue
             try:
@@ -58,8 +69,13 @@ def _records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
         columns = sorted({k for _, r in rows for k in r})
         return rows, columns
     if suffix in (".csv", ".tsv"):
-        delimiter = "\t" if suffix == ".tsv" else ","
-        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        # CSV quotes fields (and may span lines inside quotes); TSV has no quoting at all.
+        if suffix == ".tsv":
+            reader = csv.DictReader(
+                io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
+            )
+        else:
+            reader = csv.DictReader(io.StringIO(text, newline=""))
         columns = list(reader.fieldnames or [])
         rows = []
         for row in reader:
@@ -112,7 +128,7 @@ def load_imdb_folder(path: Path) -> list[dict[str, str]]:
                 path, None, f"aclImdb layout needs {sub}/ with one review per .txt file"
             )
         for file in sorted(sub.glob("*.txt")):
-            text = file.read_text(encoding="utf-8", errors="strict").replace("<br />", " ").strip()
+            text = _read_text(file).replace("<br />", " ").strip()
             if not text:
                 raise DataError(file, None, "empty review")
             out.append({"text": text, "label": label})
@@ -124,10 +140,10 @@ def load_imdb_folder(path: Path) -> list[dict[str, str]]:
 def load_translation(path: str | Path) -> list[dict[str, str]]:
     """``[{"source", "target"}]`` from TSV (with or without header) or JSONL."""
     path = Path(path)
-    if path.suffix.lower() == ".tsv" and path.is_file():
-        first = path.read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
-        if not (set(first) & set(SOURCE_KEYS)):
-            return _headerless_tsv(path)
+    if path.suffix.lower() == ".tsv":
+        text = _read_text(path)
+        if not (set(_lines(text)[0].split("\t")) & set(SOURCE_KEYS)):
+            return _headerless_tsv(path, text)
     rows, columns = _records(path)
     if not rows:
         raise DataError(path, None, "no pairs")
@@ -136,9 +152,9 @@ def load_translation(path: str | Path) -> list[dict[str, str]]:
     return [{"source": _field(r, src, path, n), "target": _field(r, tgt, path, n)} for n, r in rows]
 
 
-def _headerless_tsv(path: Path) -> list[dict[str, str]]:
+def _headerless_tsv(path: Path, text: str) -> list[dict[str, str]]:
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         parts = line.split("\t")

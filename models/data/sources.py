@@ -63,8 +63,13 @@ def find_archive(source: Source, cache: Path) -> Path | None:
     if not folder.is_dir():
         return None
     # "Trac-1.6-py3-none-any.whl" and "trac_1_6_..." name the same release.
+    # The version must match exactly: "trac==1.6" must not take Trac-1.6.1.
     want = _normal(f"{source.name}-{source.version}") + "_"
-    return next((p for p in sorted(folder.iterdir()) if _normal(p.name).startswith(want)), None)
+    for path in sorted(folder.iterdir()):
+        name = _normal(path.name)
+        if name.startswith(want) and name[len(want) :].startswith(("py", "cp", "tar_gz", "zip")):
+            return path
+    return None
 
 
 def fetch(source: Source, cache: Path) -> Path:

@@ -2,8 +2,8 @@
 
 * series   — blocks one after another (a standard deep stack);
 * parallel — every branch sees the same input; outputs are averaged (a wider layer);
-* fused    — two branches (by default dot-product and additive scoring) mixed per
-             position and channel by a learned sigmoid gate.
+* fused    — two branches (``scores``: e.g. dot-product and additive, the CLI's
+             default) mixed per position and channel by a learned sigmoid gate.
 
 Every layer returns its attention weights; parallel and fused layers stack their
 branches' heads, so a layer with 2 branches of 4 heads reports 8 heads.

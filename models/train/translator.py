@@ -112,7 +112,10 @@ def train(
     model = Translator(cfg).to(device)
     data = encode_pairs(tok, train_rows, cfg.max_len)
     valid = encode_pairs(tok, valid_rows, cfg.max_len)
-    bleu_rows = valid_rows[: profile.valid_bleu_sentences]
+    # A seeded sample: the split files are sorted, so their head is not representative.
+    bleu_rows = random.Random(profile.seed).sample(
+        valid_rows, min(len(valid_rows), profile.valid_bleu_sentences)
+    )
 
     lengths = [max(len(s), len(t) + 1) for s, t in zip(data.src, data.tgt, strict=True)]
     print(

@@ -43,3 +43,40 @@ def test_train_without_data_says_to_run_data(tmp_path: Path) -> None:
 def test_evaluate_without_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "attnserve train" in capsys.readouterr().err
+
+
+def _tiny(tmp_path: Path) -> list[str]:
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(10)))
+    return ["--train-file", str(data), "--valid-file", str(data), "--out", str(tmp_path / "run")]
+
+
+def test_zero_epochs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--epochs must be at least 1"):
+        main(["train", "classifier", "--epochs", "0", *_tiny(tmp_path)])
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "classifier", "--device", "cuda", *_tiny(tmp_path)]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_fused_composition_gets_two_branches_by_default(tmp_path: Path) -> None:
+    args = [
+        "train",
+        "classifier",
+        "--quick",
+        "--epochs",
+        "1",
+        "--composition",
+        "fused",
+        *_tiny(tmp_path),
+    ]
+    assert main(args) == 0
+    from models import checkpoint
+
+    model, _ = checkpoint.load(tmp_path / "run")
+    assert model.cfg.composition == "fused" and tuple(model.cfg.scores) == ("dot", "additive")

@@ -60,3 +60,7 @@ def test_placeholders_kept_compares_multisets() -> None:
     assert placeholders_kept("%s and %s", "%s et %s")
     assert not placeholders_kept("%s and %s", "%s et")
     assert not placeholders_kept("%(name)s", "%(nom)s")
+
+
+def test_percent_after_a_number_is_prose() -> None:
+    assert find_placeholders("100%done, 50%off, page %d of %s") == ["%d", "%s"]

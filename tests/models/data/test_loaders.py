@@ -96,3 +96,35 @@ def test_translation_errors(tmp_path: Path) -> None:
     path.write_text('{"source": "Save"}\n')
     with pytest.raises(DataError, match="no target column"):
         load_translation(path)
+
+
+def test_csv_keeps_quoted_newlines_and_tsv_keeps_quotes(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text('text,label\n"line one\nline two",pos\n', newline="")
+    (tmp_path / "a.tsv").write_text('source\ttarget\n"Save" as\t"Enregistrer" sous\n')
+    assert load_classification(tmp_path / "a.csv") == [
+        {"text": "line one\nline two", "label": "pos"}
+    ]
+    assert load_translation(tmp_path / "a.tsv") == [
+        {"source": '"Save" as', "target": '"Enregistrer" sous'}
+    ]
+
+
+def test_bom_and_unicode_line_separators_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "b.csv").write_text("\ufefftext,label\nGreat,pos\n")
+    (tmp_path / "b.tsv").write_text("\ufeffsource\ttarget\nSave\tEnregistrer\n")
+    (tmp_path / "b.jsonl").write_text('{"text": "a\u2028b", "label": "x"}\n')
+    assert load_classification(tmp_path / "b.csv") == [{"text": "Great", "label": "pos"}]
+    assert load_translation(tmp_path / "b.tsv") == [{"source": "Save", "target": "Enregistrer"}]
+    assert load_classification(tmp_path / "b.jsonl") == [{"text": "a\u2028b", "label": "x"}]
+
+
+def test_not_utf8_translation_and_review_files_name_the_file(tmp_path: Path) -> None:
+    tsv = tmp_path / "l.tsv"
+    tsv.write_bytes("Café\tCafé\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"l\.tsv: not UTF-8"):
+        load_translation(tsv)
+    for label in ("pos", "neg"):
+        (tmp_path / "imdb" / label).mkdir(parents=True)
+    (tmp_path / "imdb" / "neg" / "1_2.txt").write_bytes("Déçu".encode("latin-1"))
+    with pytest.raises(DataError, match=r"1_2\.txt: not UTF-8"):
+        load_classification(tmp_path / "imdb")
