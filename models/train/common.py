@@ -3,11 +3,12 @@ early stopping and the run folder."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,6 @@ class Ema:
     are averaged over their own few steps rather than frozen near the initialisation."""
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        import copy
-
         self.module = copy.deepcopy(model).eval()
         self.decay, self.updates = decay, 0
         for p in self.module.parameters():
@@ -140,8 +139,3 @@ class History:
 
 def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
