@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit data train-default clean
+.PHONY: demo test lint typecheck unit data train-default models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ train-default: $(STAMP)
 	$(BIN)/attnserve evaluate runs/sentiment
 	$(BIN)/attnserve train translator --out runs/en-fr
 	$(BIN)/attnserve evaluate runs/en-fr
+
+## models: rebuild the committed default models from scratch: data, train, export (with
+## parity, decoding identity, test-split figures and speed) into model_repository/*/1.
+models: $(STAMP)
+	$(BIN)/attnserve data
+	$(BIN)/attnserve train classifier --out runs/sentiment
+	$(BIN)/attnserve train translator --out runs/en-fr
+	$(BIN)/attnserve export runs/sentiment --version 1 --force
+	$(BIN)/attnserve export runs/en-fr --version 1 --force
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

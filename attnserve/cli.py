@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def _rows(
     manifest = folder / "manifest.json"
     info = {"corpus_dir": str(folder.resolve())}
     if manifest.is_file():
-        from models.data.sources import sha256_file
+        from attnserve.hashing import sha256_file
 
         info["manifest_sha256"] = sha256_file(manifest)
     return list(read_jsonl(folder / "train.jsonl")), list(read_jsonl(folder / "valid.jsonl")), info
@@ -112,6 +113,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             shown[mode] = {k: v for k, v in shown[mode].items() if k != "samples"}
     print(json.dumps(shown, indent=2, ensure_ascii=False))
     print(f"written to {args.run / 'metrics.json'}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from export.pipeline import PRECISIONS, export_run
+
+    precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+    unknown = sorted(set(precisions) - set(PRECISIONS))
+    if unknown:
+        raise ValueError(f"unknown precision {unknown}; choose from {', '.join(PRECISIONS)}")
+    argv = args.argv if args.argv is not None else sys.argv[1:]
+    mv = export_run(
+        args.run,
+        args.repository,
+        name=args.name,
+        version=args.version,
+        precisions=precisions,
+        verify_sentences=0 if args.no_verify else args.verify_sentences,
+        evaluate=not args.no_evaluate,
+        measure_speed=not args.no_measure,
+        force=args.force,
+        command=shlex.join(["attnserve", *argv]),
+    )
+    print(f"exported {mv.name} version {mv.version} into {mv.path}")
     return 0
 
 
@@ -194,14 +219,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="evaluate on this file instead of the corpus split")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "export",
+        help="export a trained run into the model repository (ONNX, parity-checked)",
+        description="Trace the run's model into ONNX graphs with dynamic batch/sequence/cache "
+        "axes, derive int8 and fp16 variants, check them against PyTorch at several shapes, "
+        "check ONNX decoding against the PyTorch decoder, evaluate every precision on the test "
+        "split, time them, and write model_repository/NAME/VERSION/ with config.json and "
+        "manifest.json. Fails (exit 2) when a check fails; nothing is published then.",
+    )
+    p.add_argument("run", type=Path, help="run folder written by `attnserve train`")
+    p.add_argument(
+        "--repository",
+        type=Path,
+        default=Path("model_repository"),
+        help="default: model_repository/",
+    )
+    p.add_argument("--name", help="model name (default: the run folder's name)")
+    p.add_argument("--version", type=int, help="version number (default: the latest + 1)")
+    p.add_argument(
+        "--precisions", default="fp32,int8,fp16", help="variants to write (default: fp32,int8,fp16)"
+    )
+    p.add_argument(
+        "--verify-sentences",
+        type=int,
+        default=200,
+        help="test sentences decoded through ONNX and PyTorch, token for token (default: 200)",
+    )
+    p.add_argument("--no-verify", action="store_true", help="skip the decoding identity check")
+    p.add_argument("--no-evaluate", action="store_true", help="skip the test-split figures")
+    p.add_argument("--no-measure", action="store_true", help="skip the speed figures")
+    p.add_argument("--force", action="store_true", help="replace an existing version")
+    p.set_defaults(func=_cmd_export, argv=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is not None:
+        args.argv = argv
     try:
         return int(args.func(args))
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         print(f"attnserve {args.command}: error: {e}", file=sys.stderr)
         return 2
 

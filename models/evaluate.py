@@ -74,26 +74,32 @@ def evaluate_translator(
     beams: tuple[int, ...] = (1, 4),
 ) -> dict[str, Any]:
     sources = [r["source"] for r in rows]
-    refs = [[r["target"] for r in rows]]
-    with_ph = [i for i, s in enumerate(sources) if find_placeholders(s)]
-    out: dict[str, Any] = {"sentences": len(rows), "sentences_with_placeholders": len(with_ph)}
+    with_ph = sum(1 for s in sources if find_placeholders(s))
+    out: dict[str, Any] = {"sentences": len(rows), "sentences_with_placeholders": with_ph}
     for beam in beams:
         start = time.monotonic()
         hyps = translate(model, tok, sources, device, beam=beam)
         seconds = time.monotonic() - start
         name = "greedy" if beam == 1 else f"beam{beam}"
-        kept = sum(placeholders_kept(sources[i], hyps[i]) for i in with_ph)
-        out[name] = {
-            "bleu": sacrebleu.corpus_bleu(hyps, refs).score,
-            "chrf": sacrebleu.corpus_chrf(hyps, refs).score,
-            "placeholders_kept": kept / max(1, len(with_ph)),
-            "decode_seconds": round(seconds, 1),
-            "samples": [
-                {"source": sources[i], "output": hyps[i], "reference": refs[0][i]}
-                for i in range(0, len(rows), max(1, len(rows) // 8))
-            ][:8],
-        }
+        out[name] = {**translation_metrics(rows, hyps), "decode_seconds": round(seconds, 1)}
     return out
+
+
+def translation_metrics(rows: list[dict[str, str]], hyps: list[str]) -> dict[str, Any]:
+    """sacreBLEU, chrF and the share of sentences whose placeholders came out exactly."""
+    sources = [r["source"] for r in rows]
+    refs = [[r["target"] for r in rows]]
+    with_ph = [i for i, s in enumerate(sources) if find_placeholders(s)]
+    kept = sum(placeholders_kept(sources[i], hyps[i]) for i in with_ph)
+    return {
+        "bleu": sacrebleu.corpus_bleu(hyps, refs).score,
+        "chrf": sacrebleu.corpus_chrf(hyps, refs).score,
+        "placeholders_kept": kept / max(1, len(with_ph)),
+        "samples": [
+            {"source": sources[i], "output": hyps[i], "reference": refs[0][i]}
+            for i in range(0, len(rows), max(1, len(rows) // 8))
+        ][:8],
+    }
 
 
 def evaluate(

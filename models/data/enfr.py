@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from attnserve.hashing import sha256_file
 from attnserve.text.normalize import (
     dedup_key,
     has_letters,
@@ -22,7 +23,7 @@ from attnserve.text.normalize import (
 )
 from attnserve.text.placeholders import mask, placeholder_counts
 from models.data.catalogs import read_pairs
-from models.data.sources import ENFR_SOURCES, Source, fetch, sha256_file
+from models.data.sources import ENFR_SOURCES, Source, fetch
 from models.data.split import assign
 
 MAX_WORDS = 60  # longer entries are help paragraphs, not sentences: dropped and counted

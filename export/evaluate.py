@@ -1,0 +1,62 @@
+"""Test-split figures of exactly the files in a model repository version, run on ONNX
+Runtime through the service's own runtime (the numbers a user of the service gets)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from models.evaluate import classification_metrics, translation_metrics
+from service.repository import ModelVersion
+from service.runtime.classifier import ClassifierRuntime
+from service.runtime.translator import TranslatorRuntime
+
+# The first rows of the test file, re-checked by the tests against the committed models.
+SAMPLE_ROWS = 200
+
+
+def classifier_figures(runtime: ClassifierRuntime, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    labels = runtime.labels
+    index = {lab: i for i, lab in enumerate(labels)}
+    probs = runtime.predict([r["text"] for r in rows])
+    m = classification_metrics([index[r["label"]] for r in rows], probs.argmax(1).tolist(), labels)
+    return m
+
+
+def translator_figures(
+    runtime: TranslatorRuntime, rows: list[dict[str, str]], beams: tuple[int, ...] = (1, 4)
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"sentences": len(rows)}
+    for beam in beams:
+        start = time.monotonic()
+        hyps = runtime.translate([r["source"] for r in rows], beam_size=beam)
+        seconds = time.monotonic() - start
+        name = "greedy" if beam == 1 else f"beam{beam}"
+        out[name] = {**translation_metrics(rows, hyps), "decode_seconds": round(seconds, 1)}
+    return out
+
+
+def headline(task: str, figures: dict[str, Any]) -> dict[str, float]:
+    """The figures a table shows: accuracy / macro-F1, or BLEU / chrF / placeholders."""
+    if task == "classification":
+        return {k: round(figures[k], 4) for k in ("accuracy", "macro_f1")}
+    return {
+        f"{mode}_{k}": round(figures[mode][k], 4 if k == "placeholders_kept" else 2)
+        for mode in ("greedy", "beam4")
+        if mode in figures
+        for k in ("bleu", "chrf", "placeholders_kept")
+    }
+
+
+def evaluate_version(
+    model: ModelVersion, precision: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """{"test": figures on all rows, "sample": figures on the first SAMPLE_ROWS}."""
+    runtime: ClassifierRuntime | TranslatorRuntime
+    if model.task == "classification":
+        runtime = ClassifierRuntime(model, precision)
+        run = classifier_figures
+    else:
+        runtime = TranslatorRuntime(model, precision)
+        run = translator_figures  # type: ignore[assignment]
+    return {"test": run(runtime, rows), "sample": run(runtime, rows[:SAMPLE_ROWS])}  # type: ignore[arg-type]

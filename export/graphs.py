@@ -1,0 +1,133 @@
+"""What each exported graph computes, and its named inputs, outputs and dynamic axes.
+
+Three graphs, all traced from the modules that were trained:
+
+    classifier    input_ids, attention_mask (B, T)
+                  → logits (B, C), attention (B, L, h, T, T), pooling (B, T)
+    encoder       src_ids, src_mask (B, S)
+                  → cross_k, cross_v (Ld, B, h, S, hs), encoder_attention (B, Le, h, S, S)
+    decoder_step  tokens (B, T), self_k, self_v (Ld, B, h, P, hs), cross_k, cross_v,
+                  src_mask (B, S)
+                  → logits (B, T, V), self_k_out, self_v_out (Ld, B, h, P+T, hs),
+                    cross_attention (B, Ld, h, T, S)
+
+One decoder-step graph serves every step: the first step passes an empty cache (P = 0).
+Attention weights are batch-first so the service slices one request's rows with one index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from models.classifier import Classifier
+from models.translator import Translator
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """Names and dynamic axes of one graph: everything ``torch.onnx.export`` needs."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    dynamic_axes: dict[str, dict[int, str]]
+
+
+CLASSIFIER = GraphSpec(
+    "classifier",
+    ("input_ids", "attention_mask"),
+    ("logits", "attention", "pooling"),
+    {
+        "input_ids": {0: "batch", 1: "seq"},
+        "attention_mask": {0: "batch", 1: "seq"},
+        "logits": {0: "batch"},
+        "attention": {0: "batch", 3: "seq", 4: "seq"},
+        "pooling": {0: "batch", 1: "seq"},
+    },
+)
+# The same graph without the attention outputs: only used to measure what emitting them costs.
+CLASSIFIER_LOGITS_ONLY = GraphSpec(
+    "classifier_logits_only",
+    CLASSIFIER.inputs,
+    ("logits",),
+    {
+        k: v
+        for k, v in CLASSIFIER.dynamic_axes.items()
+        if k in ("input_ids", "attention_mask", "logits")
+    },
+)
+ENCODER = GraphSpec(
+    "encoder",
+    ("src_ids", "src_mask"),
+    ("cross_k", "cross_v", "encoder_attention"),
+    {
+        "src_ids": {0: "batch", 1: "src_len"},
+        "src_mask": {0: "batch", 1: "src_len"},
+        "cross_k": {1: "batch", 3: "src_len"},
+        "cross_v": {1: "batch", 3: "src_len"},
+        "encoder_attention": {0: "batch", 3: "src_len", 4: "src_len"},
+    },
+)
+DECODER_STEP = GraphSpec(
+    "decoder_step",
+    ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask"),
+    ("logits", "self_k_out", "self_v_out", "cross_attention"),
+    {
+        "tokens": {0: "batch", 1: "new"},
+        "self_k": {1: "batch", 3: "past"},
+        "self_v": {1: "batch", 3: "past"},
+        "cross_k": {1: "batch", 3: "src_len"},
+        "cross_v": {1: "batch", 3: "src_len"},
+        "src_mask": {0: "batch", 1: "src_len"},
+        "logits": {0: "batch", 1: "new"},
+        "self_k_out": {1: "batch", 3: "total"},
+        "self_v_out": {1: "batch", 3: "total"},
+        "cross_attention": {0: "batch", 3: "new", 4: "src_len"},
+    },
+)
+
+
+class ClassifierGraph(nn.Module):
+    def __init__(self, model: Classifier, with_attention: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.with_attention = with_attention
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, ...]:
+        logits, attn, alpha = self.model(input_ids, attention_mask)
+        if not self.with_attention:
+            return (logits,)
+        return logits, torch.stack(attn, 1), alpha  # attention: (B, L, h, T, T)
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model: Translator) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, src_ids: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        cross_k, cross_v, attn = self.model.encode(src_ids, src_mask)
+        return cross_k, cross_v, torch.stack(attn, 1)  # (B, Le, h, S, S)
+
+
+class DecoderStepGraph(nn.Module):
+    def __init__(self, model: Translator) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        tokens: Tensor,
+        self_k: Tensor,
+        self_v: Tensor,
+        cross_k: Tensor,
+        cross_v: Tensor,
+        src_mask: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        logits, k, v, cross_w = self.model.decode_step(
+            tokens, self_k, self_v, cross_k, cross_v, src_mask
+        )
+        return logits, k, v, cross_w.transpose(0, 1)  # cross: (B, Ld, h, T, S)

@@ -1,0 +1,264 @@
+"""``attnserve export``: checkpoint → ONNX graphs → parity → variants → figures → a sealed
+version of the model repository.
+
+    1. trace the fp32 graphs (dynamic batch, sequence and cache axes)
+    2. derive the int8 (CPU) and fp16 (GPU) variants
+    3. parity: every graph at six or more shapes against PyTorch (fp32 within 1e-4,
+       every precision free of NaN); the export fails otherwise
+    4. verify: greedy and beam-4 translations through the graphs equal the PyTorch
+       reference decoder token for token on the first N test sentences
+    5. evaluate: test-split figures of each precision, through the service's runtime
+    6. measure: int8 against fp32 speed; start-up; the cost of attention outputs
+    7. choose the CPU default precision, write config.json and manifest.json, and move
+       the version into place
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any
+
+from attnserve.hashing import sha256_file
+from export import measure, parity, variants
+from export.evaluate import evaluate_version, headline
+from export.onnx_export import OPSET, export_classifier, export_translator
+from export.repository import (
+    graph_file,
+    model_config,
+    next_version,
+    publish,
+    seal,
+    stage,
+    write_json,
+)
+from models import checkpoint
+from models.classifier import Classifier
+from models.data.jsonl import read_jsonl
+from models.translator import Translator
+from service.repository import CONFIG, ModelVersion, validate
+
+PRECISIONS = ("fp32", "int8", "fp16")
+# int8 becomes the CPU default when it is at least this much faster and loses at most
+# MAX_QUALITY_DROP points (accuracy in percent, or BLEU and chrF) against fp32.
+MIN_SPEEDUP = 1.10
+MAX_QUALITY_DROP = 1.0
+
+
+def _roles(model: Classifier | Translator) -> list[str]:
+    return ["classifier"] if isinstance(model, Classifier) else ["encoder", "decoder_step"]
+
+
+def corpus_rows(
+    meta: dict[str, Any], split: str = "test"
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of the corpus split the checkpoint was trained with, checked to be the same
+    corpus (its manifest digest) — otherwise the recorded figures would be of other data."""
+    data = meta.get("data", {})
+    corpus = data.get("corpus_dir")
+    if not corpus:
+        raise ValueError(
+            "the checkpoint was trained on user files: export with --no-evaluate --no-verify"
+        )
+    folder = Path(corpus)
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder} is missing: run `attnserve data` first")
+    digest = sha256_file(manifest)
+    if digest != data.get("manifest_sha256"):
+        raise ValueError(
+            f"{manifest} differs from the corpus this model was trained on "
+            f"(sha256 {digest[:12]}…, trained on {str(data.get('manifest_sha256'))[:12]}…): "
+            "rebuild the data with the same recipe, or retrain"
+        )
+    return list(read_jsonl(folder / f"{split}.jsonl")), {"file": str(manifest), "sha256": digest}
+
+
+def _quality_drop(task: str, fp32: dict[str, Any], other: dict[str, Any]) -> float:
+    if task == "classification":
+        return 100 * (fp32["accuracy"] - other["accuracy"])
+    return max(fp32["beam4"][k] - other["beam4"][k] for k in ("bleu", "chrf"))
+
+
+def choose_cpu_precision(
+    task: str, metrics: dict[str, Any], speed: dict[str, Any] | None
+) -> tuple[str, str]:
+    """(precision, why) for the CPU default."""
+    if "int8" not in metrics or "fp32" not in metrics or not speed or "int8_vs_fp32" not in speed:
+        return "fp32", "int8 not both evaluated and timed"
+    drop = _quality_drop(task, metrics["fp32"]["test"], metrics["int8"]["test"])
+    gain = speed["int8_vs_fp32"]
+    why = f"int8: {gain:.2f}× fp32 speed, {drop:+.2f} points quality drop"
+    if gain >= MIN_SPEEDUP and drop <= MAX_QUALITY_DROP:
+        return "int8", why
+    return "fp32", why
+
+
+def export_run(
+    run: Path,
+    repository: Path,
+    name: str | None = None,
+    version: int | None = None,
+    precisions: tuple[str, ...] = PRECISIONS,
+    verify_sentences: int = 200,
+    evaluate: bool = True,
+    measure_speed: bool = True,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    command: str | None = None,
+) -> ModelVersion:
+    start = time.monotonic()
+    if "fp32" not in precisions:
+        raise ValueError("fp32 is the reference every other precision is derived from: keep it")
+    model, meta = checkpoint.load(run)
+    assert isinstance(model, Classifier | Translator)
+    name = name or run.resolve().name
+    version = version or next_version(repository, name)
+    staging = stage(repository, name, version, force)
+    try:
+        return _export(
+            model,
+            meta,
+            run,
+            repository,
+            name,
+            version,
+            staging,
+            precisions,
+            verify_sentences,
+            evaluate,
+            measure_speed,
+            log,
+            start,
+            command,
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _export(
+    model: Classifier | Translator,
+    meta: dict[str, Any],
+    run: Path,
+    repository: Path,
+    name: str,
+    version: int,
+    staging: Path,
+    precisions: tuple[str, ...],
+    verify_sentences: int,
+    evaluate: bool,
+    measure_speed: bool,
+    log: Callable[[str], None],
+    start: float,
+    command: str | None,
+) -> ModelVersion:
+    roles = _roles(model)
+    paths = {r: {p: staging / graph_file(r, p) for p in precisions} for r in roles}
+    log(f"[1/7] exporting {', '.join(roles)} (fp32, opset {OPSET}) into {staging}")
+    if isinstance(model, Classifier):
+        export_classifier(model, paths["classifier"]["fp32"])
+    else:
+        export_translator(model, paths["encoder"]["fp32"], paths["decoder_step"]["fp32"])
+    log(f"[2/7] variants: {', '.join(p for p in precisions if p != 'fp32') or 'none'}")
+    for role in roles:
+        for p in precisions:
+            if p != "fp32":
+                getattr(variants, p)(paths[role]["fp32"], paths[role][p])
+
+    log("[3/7] parity against PyTorch")
+    if isinstance(model, Classifier):
+        rows = parity.check_classifier(model, paths["classifier"])
+    else:
+        rows = parity.check_translator(model, paths["encoder"], paths["decoder_step"])
+    log(parity.table(rows))
+    parity.require(rows)
+
+    shutil.copy(run / "tokenizer.json", staging / "tokenizer.json")
+    config = model_config(model, name, version, list(precisions), meta)
+    write_json(staging / CONFIG, config)
+    info: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "opset": OPSET,
+        "exporter": {
+            "method": "torch.onnx.export(dynamo=True)",
+            **{pkg: pkg_version(pkg) for pkg in ("torch", "onnx", "onnxscript", "onnxruntime")},
+            "python": platform.python_version(),
+        },
+        "source_checkpoint": {
+            "file": str((run / checkpoint.CHECKPOINT).resolve()),
+            "sha256": sha256_file(run / checkpoint.CHECKPOINT),
+            "epoch": meta.get("epoch"),
+        },
+        "parity": {"tolerance": parity.TOLERANCE, "rows": [r.as_dict() for r in rows]},
+        "command": command,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    seal(staging, info)
+    mv = validate(staging, name, version)
+
+    rows_test: list[dict[str, Any]] = []
+    if evaluate or verify_sentences:
+        rows_test, data_manifest = corpus_rows(meta)
+        info["data_manifest"] = data_manifest
+    if verify_sentences and isinstance(model, Translator):
+        from export.identity import compare
+        from service.runtime.translator import TranslatorRuntime
+
+        log(f"[4/7] greedy and beam-4 through ONNX vs PyTorch on {verify_sentences} test sentences")
+        texts = [r["source"] for r in rows_test[:verify_sentences]]
+        ident = compare(model, TranslatorRuntime(mv, "fp32"), texts)
+        info["decoder_identity"] = ident
+        log(f"      {ident}")
+        bad = {k: v for k, v in ident.items() if v["identical"] != v["sentences"]}
+        if bad:
+            raise parity.ParityError(f"ONNX decoding differs from the PyTorch reference: {bad}")
+    if evaluate:
+        metrics = {}
+        for p in precisions:
+            log(f"[5/7] test-split figures, {p} ({len(rows_test)} rows)")
+            metrics[p] = evaluate_version(mv, p, rows_test)
+            log(f"      {headline(mv.task, metrics[p]['test'])}")
+        info["metrics"] = metrics
+    if measure_speed and rows_test:
+        log("[6/7] speed: int8 against fp32 on this CPU; start-up; attention outputs")
+        bench_rows = rows_test[: 1000 if isinstance(model, Classifier) else 200]
+        cpu = [p for p in precisions if p != "fp16"]  # fp16 is for the GPU
+        speed = measure.precision_speed(mv, cpu, bench_rows)
+        info["measurements"] = {
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+            "speed": speed,
+            "startup": [measure.startup(paths[r]["fp32"], Path(tempfile.mkdtemp())) for r in roles],
+        }
+        if isinstance(model, Classifier):
+            with tempfile.TemporaryDirectory() as tmp:
+                lean = export_classifier(model, Path(tmp) / "lean.onnx", with_attention=False)
+                from service.runtime.classifier import ClassifierRuntime
+
+                ids = ClassifierRuntime(mv, "fp32").encode([r["text"] for r in bench_rows])
+                info["measurements"]["attention_outputs"] = measure.attention_output_cost(
+                    paths["classifier"]["fp32"], lean, ids
+                )
+        log(f"      {info['measurements']}")
+    if evaluate:
+        choice, why = choose_cpu_precision(
+            mv.task, info["metrics"], info.get("measurements", {}).get("speed")
+        )
+        config["precision"]["cpu"] = choice
+        config["precision"]["why"] = why
+        write_json(staging / CONFIG, config)
+    info["export_seconds"] = round(time.monotonic() - start, 1)
+    seal(staging, info)
+    final = publish(staging, repository, name, version)
+    mv = validate(final, name, version)
+    log(
+        f"[7/7] {final}: {', '.join(sorted(mv.manifest['files']))}; CPU default {config['precision']['cpu']}"
+    )
+    return mv

@@ -1,0 +1,141 @@
+"""Write a version folder of the model repository (read back by ``service.repository``).
+
+A version is staged in a hidden folder beside its final place and renamed into place
+only when it is complete, so a crash never leaves a half-written version that the
+service would pick up as the latest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from attnserve.hashing import sha256_file
+from attnserve.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS, UNK_ID
+from export.graphs import CLASSIFIER, DECODER_STEP, ENCODER, GraphSpec
+from models.classifier import Classifier
+from models.translator import Translator
+from service.repository import CONFIG, FORMAT, MANIFEST, versions
+
+GRAPH_FILES = {
+    "classifier": "classifier{}.onnx",
+    "encoder": "encoder{}.onnx",
+    "decoder_step": "decoder_step{}.onnx",
+}
+
+
+def graph_file(role: str, precision: str) -> str:
+    return GRAPH_FILES[role].format("" if precision == "fp32" else f".{precision}")
+
+
+def next_version(root: Path, name: str) -> int:
+    if not (root / name).is_dir():
+        return 1
+    have = versions(root, name)
+    return (have[-1] + 1) if have else 1
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _io(spec: GraphSpec) -> dict[str, list[str]]:
+    return {"inputs": list(spec.inputs), "outputs": list(spec.outputs)}
+
+
+def model_config(
+    model: Classifier | Translator,
+    name: str,
+    version: int,
+    precisions: list[str],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    """config.json: everything the service needs to feed the graphs and read them."""
+    common: dict[str, Any] = {
+        "format": FORMAT,
+        "name": name,
+        "version": version,
+        "tokenizer": "tokenizer.json",
+        "special_tokens": {
+            "pad": PAD_ID,
+            "bos": BOS_ID,
+            "eos": EOS_ID,
+            "unk": UNK_ID,
+            "placeholders": list(SENTINEL_IDS),
+        },
+        "placeholders": {"pattern": PLACEHOLDER_RE.pattern, "max": MAX_PLACEHOLDERS},
+        "max_input_tokens": model.cfg.max_len,
+        "precision": {"cpu": "fp32", "cuda": "fp16" if "fp16" in precisions else "fp32"},
+        "architecture": dataclasses.asdict(model.cfg),
+    }
+    if isinstance(model, Classifier):
+        return {
+            **common,
+            "task": "classification",
+            "labels": list(meta["labels"]),
+            "input_rule": "placeholders masked; the first max_input_tokens tokens; "
+            "an empty text is one <unk>",
+            "graphs": {"classifier": {p: graph_file("classifier", p) for p in precisions}},
+            "io": {"classifier": _io(CLASSIFIER)},
+        }
+    return {
+        **common,
+        "task": "translation",
+        "input_rule": "placeholders masked to <phN>; the first max_input_tokens - 1 tokens, "
+        "then </s>",
+        "graphs": {
+            role: {p: graph_file(role, p) for p in precisions}
+            for role in ("encoder", "decoder_step")
+        },
+        "io": {"encoder": _io(ENCODER), "decoder_step": _io(DECODER_STEP)},
+        "cache": {
+            "layers": model.cfg.dec_layers,
+            "heads": model.cfg.n_heads,
+            "head_dim": model.head_dim,
+        },
+        "decoding": {
+            "beam_size": 4,
+            "length_penalty": 1.0,
+            "max_length": model.cfg.max_len - 1,
+            "constrain_placeholders": True,
+            "length_rule": "new tokens ≤ min(max_length, 2 × source tokens + 10), </s> included",
+        },
+    }
+
+
+def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
+    return {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def stage(root: Path, name: str, version: int, force: bool = False) -> Path:
+    final = root / name / str(version)
+    if final.exists() and not force:
+        raise FileExistsError(f"{final} exists: pass --version N for a new one, or --force")
+    staging = root / name / f".staging-{version}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish(staging: Path, root: Path, name: str, version: int) -> Path:
+    final = root / name / str(version)
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    return final
+
+
+def seal(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write manifest.json listing every other file in ``folder`` with its digest."""
+    manifest = {"format": FORMAT, **manifest, "files": file_entries(folder)}
+    assert CONFIG in manifest["files"], "config.json must be written before the manifest"
+    write_json(folder / MANIFEST, manifest)
+    return manifest

@@ -1,0 +1,1 @@
+"""ONNX Runtime sessions for the exported graphs, and the decoding that drives them."""

@@ -1,0 +1,60 @@
+"""ONNX Runtime sessions: one place that picks the execution provider and threads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def create(path: Path, device: str = "cpu", threads: int = 0) -> ort.InferenceSession:
+    """A session on ``device`` (``cpu`` or ``cuda``), refusing a silent fallback to CPU."""
+    if device not in PROVIDERS:
+        raise ValueError(f"device must be one of {sorted(PROVIDERS)}, got {device!r}")
+    wanted = PROVIDERS[device]
+    if wanted not in ort.get_available_providers():
+        raise RuntimeError(
+            f"{wanted} is not available in this onnxruntime build "
+            f"({', '.join(ort.get_available_providers())}); install onnxruntime-gpu or use cpu"
+        )
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    providers = [wanted] if device == "cpu" else [wanted, PROVIDERS["cpu"]]
+    sess = ort.InferenceSession(str(path), opts, providers=providers)
+    if sess.get_providers()[0] != wanted:
+        raise RuntimeError(f"{path.name}: asked for {wanted}, got {sess.get_providers()}")
+    return sess
+
+
+def pad(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(B, T) int64 ids and 0/1 mask, right-padded (T ≥ 1)."""
+    width = max(1, max((len(s) for s in seqs), default=1))
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
+def length_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> list[list[int]]:
+    """Indices sorted by length and cut so each batch's padded size stays ≤ max_tokens."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in sorted(range(len(lengths)), key=lambda j: lengths[j]):
+        longest = max(longest, lengths[i])
+        if current and (longest * (len(current) + 1) > max_tokens or len(current) >= max_batch):
+            batches.append(current)
+            current, longest = [], lengths[i]
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

@@ -1,0 +1,78 @@
+"""The encoder and decoder-step graphs on ONNX Runtime, driven by the NumPy beam search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from attnserve.text.inputs import translator_source
+from attnserve.text.placeholders import Masked
+from attnserve.text.tokenizer import SubwordTokenizer
+from service.repository import ModelVersion
+from service.runtime.beam import Hypothesis, beam_search
+from service.runtime.session import create, length_batches, pad
+
+
+class TranslatorRuntime:
+    def __init__(
+        self, model: ModelVersion, precision: str = "auto", device: str = "cpu", threads: int = 0
+    ) -> None:
+        if model.task != "translation":
+            raise ValueError(f"{model.name} is a {model.task} model, not a translator")
+        cfg = model.config
+        self.model = model
+        self.precision = cfg["precision"][device] if precision == "auto" else precision
+        self.encoder = create(model.graph("encoder", self.precision), device, threads)
+        self.decoder = create(model.graph("decoder_step", self.precision), device, threads)
+        self.tokenizer = SubwordTokenizer.load(model.path / cfg["tokenizer"])
+        self.max_len = int(cfg["max_input_tokens"])
+        self.cache_shape = tuple(cfg["cache"][k] for k in ("layers", "heads", "head_dim"))
+        self.decoding: dict[str, Any] = dict(cfg["decoding"])
+
+    def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, v = self.encoder.run(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
+        return k, v
+
+    def _step(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        names = ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask")
+        logits, k, v = self.decoder.run(
+            ["logits", "self_k_out", "self_v_out"], dict(zip(names, args, strict=True))
+        )
+        return logits, k, v
+
+    def encode(self, texts: Sequence[str]) -> list[tuple[list[int], Masked]]:
+        out = []
+        for text in texts:
+            ids, masked = self.tokenizer.encode_masked(text)
+            out.append((translator_source(ids, self.max_len), masked))
+        return out
+
+    def search(self, sources: Sequence[Sequence[int]], **options: Any) -> list[Hypothesis]:
+        """One batch of encoded sources; ``options`` override the model's decoding defaults."""
+        opts = {**self.decoding, **options}
+        ids, mask = pad(sources)
+        return beam_search(
+            self._encode,
+            self._step,
+            ids,
+            mask,
+            self.cache_shape,  # type: ignore[arg-type]
+            self.max_len,
+            beam=int(opts["beam_size"]),
+            max_len=int(opts["max_length"]),
+            length_penalty=float(opts["length_penalty"]),
+            constrain_placeholders=bool(opts["constrain_placeholders"]),
+        )
+
+    def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:
+        """Translations in the order of ``texts``, batched by source length."""
+        encoded = self.encode(texts)
+        beam = int(options.get("beam_size", self.decoding["beam_size"]))
+        out = [""] * len(texts)
+        for batch in length_batches([len(s) for s, _ in encoded], max_tokens // beam, 128):
+            hyps = self.search([encoded[i][0] for i in batch], **options)
+            for i, hyp in zip(batch, hyps, strict=True):
+                out[i] = self.tokenizer.decode(hyp.tokens, encoded[i][1].spans)
+        return out
