@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit data train-default models clean
+.PHONY: demo demo-train test lint typecheck unit data train-default models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[serve,train,dev]'
 	touch $(STAMP)
 
-## demo: build the real corpora, train both models on the quick profile, evaluate them.
+## demo: the committed default models on ONNX Runtime: validate them, classify, translate.
 demo: $(STAMP)
+	$(BIN)/attnserve models
+	$(BIN)/attnserve predict sentiment "A moving, beautifully acted film." "Dull, and far too long."
+	$(BIN)/attnserve predict en-fr "Save changes" "The file {name} could not be deleted." "You have %d new messages."
+
+## demo-train: build the real corpora, train both models on the quick profile, evaluate them.
+demo-train: $(STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve train classifier --quick --out runs/quick/sentiment
 	$(BIN)/attnserve evaluate runs/quick/sentiment

@@ -36,18 +36,6 @@ def translator_figures(
     return out
 
 
-def headline(task: str, figures: dict[str, Any]) -> dict[str, float]:
-    """The figures a table shows: accuracy / macro-F1, or BLEU / chrF / placeholders."""
-    if task == "classification":
-        return {k: round(figures[k], 4) for k in ("accuracy", "macro_f1")}
-    return {
-        f"{mode}_{k}": round(figures[mode][k], 4 if k == "placeholders_kept" else 2)
-        for mode in ("greedy", "beam4")
-        if mode in figures
-        for k in ("bleu", "chrf", "placeholders_kept")
-    }
-
-
 def evaluate_version(
     model: ModelVersion, precision: str, rows: list[dict[str, Any]]
 ) -> dict[str, Any]:

@@ -61,7 +61,9 @@ class ParityRow:
         }
 
 
-def _batch(lengths: list[int], vocab: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+def _batch(
+    lengths: list[int], vocab: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded random ids and their 0/1 mask; a length of 0 is an all-padding row."""
     width = max(1, max(lengths))
     ids = torch.zeros(len(lengths), width, dtype=torch.long)
@@ -151,8 +153,7 @@ def check_translator(
         ("batch 32, mid-sentence", [*rng.integers(1, cfg.max_len + 1, 32).tolist()], 20, 1),
     ]
     for case, lengths in sequence_cases(cfg.max_len, rng):
-        src = _batch(lengths, cfg.vocab_size, rng)
-        rows += _compare(enc_sess, ENCODER, encoder, src, case)
+        rows += _compare(enc_sess, ENCODER, encoder, _batch(lengths, cfg.vocab_size, rng), case)
     for case, lengths, past, new in decoder_cases:
         src, mask = _batch(lengths, cfg.vocab_size, rng)
         with torch.no_grad():

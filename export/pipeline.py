@@ -15,6 +15,7 @@ version of the model repository.
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from typing import Any
 
 from attnserve.hashing import sha256_file
 from export import measure, parity, variants
-from export.evaluate import evaluate_version, headline
+from export.evaluate import evaluate_version
 from export.onnx_export import OPSET, export_classifier, export_translator
 from export.repository import (
     graph_file,
@@ -42,6 +43,7 @@ from models import checkpoint
 from models.classifier import Classifier
 from models.data.jsonl import read_jsonl
 from models.translator import Translator
+from service.catalog import headline
 from service.repository import CONFIG, ModelVersion, validate
 
 PRECISIONS = ("fp32", "int8", "fp16")
@@ -77,7 +79,18 @@ def corpus_rows(
             f"(sha256 {digest[:12]}…, trained on {str(data.get('manifest_sha256'))[:12]}…): "
             "rebuild the data with the same recipe, or retrain"
         )
-    return list(read_jsonl(folder / f"{split}.jsonl")), {"file": str(manifest), "sha256": digest}
+    recorded = json.loads(manifest.read_text())["splits"][split]
+    info = {
+        "file": str(manifest),
+        "sha256": digest,
+        "recipe": json.loads(manifest.read_text()).get("recipe"),
+        f"{split}_split": {
+            "file": recorded["file"],
+            "rows": recorded["count"],
+            "sha256": recorded["sha256"],
+        },
+    }
+    return list(read_jsonl(folder / recorded["file"])), info
 
 
 def _quality_drop(task: str, fp32: dict[str, Any], other: dict[str, Any]) -> float:

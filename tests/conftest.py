@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from attnserve.text.tokenizer import SubwordTokenizer
 from models.data.corpora import build_corpus
+from models.data.jsonl import read_jsonl
 from models.data.sources import ENFR_SOURCES, default_cache_dir
+from tests.small_models import save_run, small_classifier, small_translator
 
 torch.set_num_threads(2)
 
@@ -28,3 +31,24 @@ def corpora(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
     build_corpus("sentiment", data, cache_dir, log=lambda _: None)
     build_corpus("en-fr", data, cache_dir, sources=SMALL_ENFR, log=lambda _: None)
     return data
+
+
+@pytest.fixture(scope="session")
+def classifier_run(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder: random small classifier, tokenizer trained on the real sentiment data."""
+    rows = list(read_jsonl(corpora / "sentiment" / "train.jsonl"))[:2000]
+    tok = SubwordTokenizer.train((r["text"] for r in rows), vocab_size=400)
+    model = small_classifier(tok.vocab_size)
+    folder = tmp_path_factory.mktemp("runs") / "sentiment"
+    return save_run(folder, model, tok, corpora / "sentiment", {"labels": ["negative", "positive"]})
+
+
+@pytest.fixture(scope="session")
+def translator_run(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rows = list(read_jsonl(corpora / "en-fr" / "train.jsonl"))[:2000]
+    tok = SubwordTokenizer.train(
+        (t for r in rows for t in (r["source"], r["target"])), vocab_size=500
+    )
+    model = small_translator(tok.vocab_size)
+    folder = tmp_path_factory.mktemp("runs") / "en-fr"
+    return save_run(folder, model, tok, corpora / "en-fr", {})

@@ -50,15 +50,12 @@ def build_corpus(
         path = folder / f"{split}.jsonl"
         write_jsonl(path, items)
         splits[split] = {"file": path.name, "count": len(items), "sha256": sha256_file(path)}
-    manifest = {
-        "corpus": name,
-        "recipe": recipe,
-        "splits": splits,
-        **stats,
-        "build_seconds": round(time.monotonic() - start, 1),
-    }
+    # No timings or paths: the same recipe on the same packages gives the same manifest,
+    # byte for byte, so its digest identifies the data (checkpoints and exports record it).
+    manifest = {"corpus": name, "recipe": recipe, "splits": splits, **stats}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    log(f"{name}: wrote {folder} ({_counts(manifest)})")
+    seconds = time.monotonic() - start
+    log(f"{name}: wrote {folder} in {seconds:.1f} s ({_counts(manifest)})")
     return manifest
 
 

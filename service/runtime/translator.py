@@ -28,7 +28,8 @@ class TranslatorRuntime:
         self.decoder = create(model.graph("decoder_step", self.precision), device, threads)
         self.tokenizer = SubwordTokenizer.load(model.path / cfg["tokenizer"])
         self.max_len = int(cfg["max_input_tokens"])
-        self.cache_shape = tuple(cfg["cache"][k] for k in ("layers", "heads", "head_dim"))
+        cache = cfg["cache"]
+        self.cache_shape = (int(cache["layers"]), int(cache["heads"]), int(cache["head_dim"]))
         self.decoding: dict[str, Any] = dict(cfg["decoding"])
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +59,7 @@ class TranslatorRuntime:
             self._step,
             ids,
             mask,
-            self.cache_shape,  # type: ignore[arg-type]
+            self.cache_shape,
             self.max_len,
             beam=int(opts["beam_size"]),
             max_len=int(opts["max_length"]),

@@ -1,0 +1,80 @@
+"""The committed default models: whole, loadable by ONNX Runtime alone (the service's
+runtime, no torch), and scoring what their manifests record on a sample of the test split.
+
+The figures are recomputed on the first rows of the real test split (rebuilt here from the
+pinned packages, and checked to be the split the figures were taken on). Tolerances allow
+one flipped example (a different CPU may round the last bit otherwise), nothing more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attnserve.hashing import sha256_file
+from export.evaluate import SAMPLE_ROWS, classifier_figures, translator_figures
+from models.data.corpora import build_corpus
+from models.data.jsonl import read_jsonl
+from service.repository import load, models
+from service.runtime.classifier import ClassifierRuntime
+from service.runtime.translator import TranslatorRuntime
+
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+
+pytestmark = pytest.mark.slow
+
+
+def _test_rows(corpus: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    split = manifest["data_manifest"]["test_split"]
+    path = corpus / split["file"]
+    assert sha256_file(path) == split["sha256"], "the test split is not the one the figures are of"
+    return list(read_jsonl(path))[:SAMPLE_ROWS]
+
+
+@pytest.fixture(scope="module")
+def full_enfr(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    data = tmp_path_factory.mktemp("data")
+    build_corpus("en-fr", data, cache_dir, log=lambda _: None)
+    return data / "en-fr"
+
+
+def test_the_repository_is_small_and_every_model_validates() -> None:
+    assert models(REPOSITORY) == ["en-fr", "sentiment"]
+    total = 0
+    for name in ("sentiment", "en-fr"):
+        mv = load(REPOSITORY, name)  # checks sha256 and size of every file
+        assert mv.version == 1 and mv.unlisted == []
+        assert mv.precisions == ["fp32", "int8", "fp16"]
+        total += sum(e["bytes"] for e in mv.manifest["files"].values())
+    assert total < 80e6
+
+
+def test_sentiment_scores_its_recorded_figures(corpora: Path) -> None:
+    mv = load(REPOSITORY, "sentiment")
+    recorded = mv.manifest["metrics"]
+    assert recorded["fp32"]["test"]["accuracy"] >= 0.78  # the training issue's target
+    rows = _test_rows(corpora / "sentiment", mv.manifest)
+    for precision in ("fp32", "int8", "fp16"):
+        got = classifier_figures(ClassifierRuntime(mv, precision), rows)
+        want = recorded[precision]["sample"]
+        assert got["examples"] == want["examples"] == SAMPLE_ROWS
+        assert got["accuracy"] == pytest.approx(want["accuracy"], abs=1.01 / SAMPLE_ROWS), precision
+
+
+def test_en_fr_scores_its_recorded_figures(full_enfr: Path) -> None:
+    mv = load(REPOSITORY, "en-fr")
+    recorded = mv.manifest["metrics"]
+    assert recorded["fp32"]["test"]["beam4"]["bleu"] >= 30  # the training issue's target
+    assert mv.manifest["decoder_identity"]["beam4"]["identical"] >= 200
+    rows = _test_rows(full_enfr, mv.manifest)
+    got = translator_figures(TranslatorRuntime(mv, "fp32"), rows)
+    want = recorded["fp32"]["sample"]
+    for mode in ("greedy", "beam4"):
+        for metric in ("bleu", "chrf"):
+            assert got[mode][metric] == pytest.approx(want[mode][metric], abs=0.5), (mode, metric)
+    got8 = translator_figures(TranslatorRuntime(mv, "int8"), rows, beams=(1,))
+    assert got8["greedy"]["bleu"] == pytest.approx(
+        recorded["int8"]["sample"]["greedy"]["bleu"], abs=0.5
+    )

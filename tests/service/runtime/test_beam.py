@@ -1,0 +1,118 @@
+"""The NumPy beam search against the PyTorch reference decoder, token for token, and its
+own edge cases. The decoder steps are the PyTorch model's (no ONNX here): this isolates
+the search logic; tests/export/test_pipeline.py drives the real ONNX graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attnserve.text.tokenizer import EOS_ID, SENTINEL_IDS
+from models.decoding import beam_search as reference
+from service.runtime import beam
+from tests.small_models import small_translator
+
+VOCAB = 120
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    return small_translator(VOCAB, seed=3)
+
+
+def _fns(model):  # type: ignore[no-untyped-def]
+    def encode(ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            k, v, _ = model.encode(torch.from_numpy(ids), torch.from_numpy(mask))
+        return k.numpy(), v.numpy()
+
+    def step(*args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            logits, k, v, _ = model.decode_step(*(torch.from_numpy(a) for a in args))
+        return logits.numpy(), k.numpy(), v.numpy()
+
+    return encode, step
+
+
+def _sources(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 12, n)
+    ids = np.zeros((n, lengths.max()), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for i, n_tok in enumerate(lengths):
+        row = rng.integers(20, VOCAB, n_tok)
+        if i % 3 == 0 and n_tok > 2:  # placeholders, one of them twice
+            row[0], row[1] = SENTINEL_IDS[0], SENTINEL_IDS[0]
+            row[-1] = SENTINEL_IDS[2]
+        row[n_tok - 1] = EOS_ID
+        ids[i, :n_tok], mask[i, :n_tok] = row, 1
+    return ids, mask
+
+
+@pytest.mark.parametrize(
+    ("width", "penalty", "constrain"),
+    [(1, 1.0, True), (4, 1.0, True), (4, 1.5, True), (3, 0.6, False), (8, 1.0, True)],
+)
+def test_equals_the_pytorch_reference_token_for_token(model, width, penalty, constrain) -> None:  # type: ignore[no-untyped-def]
+    ids, mask = _sources(24, seed=width)
+    encode, step = _fns(model)
+    want = reference(
+        model,
+        torch.from_numpy(ids),
+        torch.from_numpy(mask),
+        beam=width,
+        max_len=40,
+        length_penalty=penalty,
+        constrain_placeholders=constrain,
+    )
+    got = beam.beam_search(
+        encode,
+        step,
+        ids,
+        mask,
+        (2, 4, 8),
+        model.cfg.max_len,
+        beam=width,
+        max_len=40,
+        length_penalty=penalty,
+        constrain_placeholders=constrain,
+    )
+    assert [h.tokens for h in got] == [h.tokens for h in want]
+    assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+    lengths = {len(h.tokens) for h in got}
+    assert len(lengths) > 3  # hypotheses really ended at different points
+
+
+def test_placeholders_come_out_exactly_as_they_went_in(model) -> None:  # type: ignore[no-untyped-def]
+    ids, mask = _sources(12, seed=5)
+    encode, step = _fns(model)
+    got = beam.beam_search(encode, step, ids, mask, (2, 4, 8), model.cfg.max_len, beam=4)
+    for row, hyp in zip(ids, got, strict=True):
+        for s in SENTINEL_IDS[:3]:
+            limit_hit = len(hyp.tokens) >= 2 * int((row > 0).sum()) + 10
+            assert hyp.tokens.count(s) == list(row).count(s) or limit_hit
+
+
+def test_ties_go_to_the_lower_candidate_index() -> None:
+    cand = np.array([[0.5, 1.0, 1.0, -np.inf, 1.0, 0.2]], dtype=np.float32)
+    scores, idx = beam._top(cand, 4)
+    assert idx.tolist() == [[1, 2, 4, 0]]
+    assert scores.tolist() == [[1.0, 1.0, 1.0, 0.5]]
+
+
+def test_bad_arguments_and_an_empty_batch(model) -> None:  # type: ignore[no-untyped-def]
+    encode, step = _fns(model)
+    ids, mask = _sources(2, seed=0)
+    with pytest.raises(ValueError, match=r"beam must be in 1\.\.16"):
+        beam.beam_search(encode, step, ids, mask, (2, 4, 8), 128, beam=0)
+    with pytest.raises(ValueError, match="max_len must be at least 1"):
+        beam.beam_search(encode, step, ids, mask, (2, 4, 8), 128, max_len=0)
+    empty = np.zeros((0, 1), dtype=np.int64)
+    assert beam.beam_search(encode, step, empty, empty, (2, 4, 8), 128) == []
+
+
+def test_length_limit_counts_the_source_and_caps_at_max_len() -> None:
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
+    assert beam.length_limits(mask, 128) == [16, 12]
+    assert beam.length_limits(mask, 13) == [13, 12]
