@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -123,6 +124,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     unknown = sorted(set(precisions) - set(PRECISIONS))
     if unknown:
         raise ValueError(f"unknown precision {unknown}; choose from {', '.join(PRECISIONS)}")
+    if args.version is not None and args.version < 1:
+        raise ValueError(f"--version must be 1 or more, got {args.version}")
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.name):
+        raise ValueError(f"--name {args.name!r}: use letters, digits, '-', '_', '.'")
     argv = args.argv if args.argv is not None else sys.argv[1:]
     mv = export_run(
         args.run,
@@ -183,7 +188,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         from service.runtime.translator import TranslatorRuntime
 
         tr = TranslatorRuntime(mv, args.precision)
-        opts = {"beam_size": args.beam} if args.beam else {}
+        opts = {"beam_size": args.beam} if args.beam is not None else {}
         for text, out in zip(texts, tr.translate(texts, **opts), strict=True):
             print(f"{text}\t{out}")
     return 0

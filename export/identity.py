@@ -7,9 +7,10 @@ from typing import Any
 
 import torch
 
+from attnserve.batching import length_batches
 from models.decoding import beam_search
 from models.translator import Translator
-from service.runtime.session import length_batches, pad
+from service.runtime.session import pad
 from service.runtime.translator import TranslatorRuntime
 
 

@@ -53,6 +53,15 @@ MIN_SPEEDUP = 1.10
 MAX_QUALITY_DROP = 1.0
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it lies inside it (manifests are
+    read on other machines; an absolute path there says little)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
 def _roles(model: Classifier | Translator) -> list[str]:
     return ["classifier"] if isinstance(model, Classifier) else ["encoder", "decoder_step"]
 
@@ -81,7 +90,7 @@ def corpus_rows(
         )
     recorded = json.loads(manifest.read_text())["splits"][split]
     info = {
-        "file": str(manifest),
+        "file": _shown(manifest),
         "sha256": digest,
         "recipe": json.loads(manifest.read_text()).get("recipe"),
         f"{split}_split": {
@@ -150,6 +159,7 @@ def export_run(
             log,
             start,
             command,
+            force,
         )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -171,6 +181,7 @@ def _export(
     log: Callable[[str], None],
     start: float,
     command: str | None,
+    force: bool,
 ) -> ModelVersion:
     roles = _roles(model)
     paths = {r: {p: staging / graph_file(r, p) for p in precisions} for r in roles}
@@ -206,7 +217,7 @@ def _export(
             "python": platform.python_version(),
         },
         "source_checkpoint": {
-            "file": str((run / checkpoint.CHECKPOINT).resolve()),
+            "file": _shown(run / checkpoint.CHECKPOINT),
             "sha256": sha256_file(run / checkpoint.CHECKPOINT),
             "epoch": meta.get("epoch"),
         },
@@ -218,7 +229,7 @@ def _export(
     mv = validate(staging, name, version)
 
     rows_test: list[dict[str, Any]] = []
-    if evaluate or verify_sentences:
+    if evaluate or (verify_sentences and isinstance(model, Translator)):
         rows_test, data_manifest = corpus_rows(meta)
         info["data_manifest"] = data_manifest
     if verify_sentences and isinstance(model, Translator):
@@ -248,8 +259,17 @@ def _export(
         info["measurements"] = {
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
             "speed": speed,
-            "startup": [measure.startup(paths[r]["fp32"], Path(tempfile.mkdtemp())) for r in roles],
         }
+        with tempfile.TemporaryDirectory() as tmp:
+            info["measurements"]["startup"] = [
+                measure.startup(paths[r]["fp32"], Path(tmp)) for r in roles
+            ]
+        if isinstance(model, Translator):
+            info["measurements"]["decoder_step"] = measure.decoder_step_speed(
+                {p: paths["decoder_step"][p] for p in cpu},
+                (model.cfg.dec_layers, model.cfg.n_heads, model.head_dim),
+                model.cfg.vocab_size,
+            )
         if isinstance(model, Classifier):
             with tempfile.TemporaryDirectory() as tmp:
                 lean = export_classifier(model, Path(tmp) / "lean.onnx", with_attention=False)
@@ -269,7 +289,7 @@ def _export(
         write_json(staging / CONFIG, config)
     info["export_seconds"] = round(time.monotonic() - start, 1)
     seal(staging, info)
-    final = publish(staging, repository, name, version)
+    final = publish(staging, repository, name, version, force)
     mv = validate(final, name, version)
     log(
         f"[7/7] {final}: {', '.join(sorted(mv.manifest['files']))}; CPU default {config['precision']['cpu']}"

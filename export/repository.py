@@ -125,9 +125,11 @@ def stage(root: Path, name: str, version: int, force: bool = False) -> Path:
     return staging
 
 
-def publish(staging: Path, root: Path, name: str, version: int) -> Path:
+def publish(staging: Path, root: Path, name: str, version: int, force: bool = False) -> Path:
     final = root / name / str(version)
     if final.exists():
+        if not force:  # appeared while this export ran
+            raise FileExistsError(f"{final} was created meanwhile: pass --force to replace it")
         shutil.rmtree(final)
     staging.rename(final)
     return final

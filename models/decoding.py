@@ -102,7 +102,10 @@ def beam_search(
             logp[:, EOS_ID] = logp[:, EOS_ID].masked_fill(owed, float("-inf"))
         vocab = logp.size(1)
         cand = (scores.view(-1, 1) + logp).view(len(active), beam * vocab)
-        top_scores, top_idx = cand.topk(min(2 * beam, beam * vocab), dim=1)  # (B, 2K)
+        # A stable sort: equal scores keep the lower index, so ties are broken the same way
+        # on every backend (torch.topk leaves their order unspecified).
+        top_scores, top_idx = cand.sort(dim=1, descending=True, stable=True)
+        top_scores, top_idx = top_scores[:, : 2 * beam], top_idx[:, : 2 * beam]  # (B, 2K)
         next_rows: list[int] = []
         next_tokens: list[int] = []
         next_scores: list[float] = []

@@ -16,7 +16,7 @@ def describe(root: Path) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"name": name, "versions": versions(root, name)}
         try:
             mv = load(root, name)
-        except RepositoryError as e:
+        except (RepositoryError, OSError) as e:
             entry.update(state="unavailable", error=str(e))
             out.append(entry)
             continue

@@ -10,6 +10,7 @@ Versions are positive integers; the highest is served unless one is pinned.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ MANIFEST = "manifest.json"
 CONFIG = "config.json"
 TASKS = ("classification", "translation")
 PRECISIONS = ("fp32", "int8", "fp16")
+VERSION_RE = re.compile(r"[1-9][0-9]*", re.ASCII)
 
 
 class RepositoryError(ValueError):
@@ -62,7 +64,12 @@ def versions(root: Path, name: str) -> list[int]:
     if not folder.is_dir():
         known = ", ".join(models(root)) or "none"
         raise RepositoryError(f"no model {name!r} in {root} (models there: {known})")
-    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and _is_version(p.name))
+
+
+def _is_version(name: str) -> bool:
+    """1, 2, 10, ... (not 0, 007 or other digits): the folder name is the version."""
+    return VERSION_RE.fullmatch(name) is not None
 
 
 def models(root: Path) -> list[str]:
@@ -72,7 +79,9 @@ def models(root: Path) -> list[str]:
     return sorted(
         p.name
         for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and any(c.name.isdigit() for c in p.iterdir())
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and any(_is_version(c.name) for c in p.iterdir())
     )
 
 
@@ -111,6 +120,8 @@ def check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
         )
     for name, entry in files.items():
         path = folder / name
+        if not isinstance(entry, dict) or not {"sha256", "bytes"} <= set(entry):
+            raise RepositoryError(f"{folder / MANIFEST}: entry {name!r} needs 'sha256' and 'bytes'")
         if Path(name).name != name:
             raise RepositoryError(
                 f"{folder / MANIFEST}: file name {name!r} must not contain a path"
@@ -134,6 +145,10 @@ def check_config(folder: Path, config: dict[str, Any], files: dict[str, Any]) ->
     for key in ("task", "graphs", "tokenizer", "max_input_tokens"):
         if key not in config:
             raise RepositoryError(f"{where}: '{key}' is missing")
+    if not isinstance(config["graphs"], dict) or not all(
+        isinstance(g, dict) for g in config["graphs"].values()
+    ):
+        raise RepositoryError(f"{where}: 'graphs' must map each graph to {{precision: file}}")
     if config["task"] not in TASKS:
         raise RepositoryError(f"{where}: task {config['task']!r} is not one of {TASKS}")
     for role, by_precision in config["graphs"].items():

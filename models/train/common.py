@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from attnserve.batching import length_batches as grouped
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -40,17 +42,7 @@ def length_batches(
     order = list(range(len(lengths)))
     if rng is not None:
         rng.shuffle(order)
-    order.sort(key=lambda i: lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        longest = max(lengths[i], max((lengths[j] for j in current), default=0))
-        if current and (longest * (len(current) + 1) > max_tokens or len(current) >= max_batch):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
+    batches = grouped(lengths, max_tokens, max_batch, order)
     if rng is not None:
         rng.shuffle(batches)
     return batches

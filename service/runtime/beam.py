@@ -42,11 +42,10 @@ def log_softmax(x: Array) -> Array:
 
 
 def _top(cand: Array, k: int) -> tuple[Array, Array]:
-    """The k best candidates of each row, best first; equal scores by lower index."""
-    idx = np.argpartition(-cand, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(cand, idx, axis=1)
-    order = np.lexsort((idx, -vals), axis=1)
-    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(idx, order, axis=1)
+    """The k best candidates of each row, best first; equal scores by lower index (a
+    stable sort, as the reference decoder's, so ties at the cut-off agree too)."""
+    idx = np.argsort(-cand, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cand, idx, axis=1), idx
 
 
 def beam_search(
@@ -88,7 +87,10 @@ def beam_search(
 
     for step in range(1, max(limits) + 1):
         logits, self_k, self_v = step_fn(tokens, self_k, self_v, cross_k, cross_v, mask)
-        logp = log_softmax(logits[:, -1].astype(np.float32))  # (B·K, V)
+        last = logits[:, -1].astype(np.float32)
+        if not np.isfinite(last).all():
+            raise FloatingPointError("the decoder produced non-finite logits (NaN or inf)")
+        logp = log_softmax(last)  # (B·K, V)
         logp[:, [PAD_ID, BOS_ID]] = -np.inf
         if constrain_placeholders:
             spent = emitted >= required

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attnserve.batching import length_batches
 from attnserve.text.inputs import classifier_input
 from attnserve.text.tokenizer import SubwordTokenizer
 from service.repository import ModelVersion
-from service.runtime.session import create, length_batches, pad
+from service.runtime.session import create, pad
 
 
 @dataclass

@@ -42,19 +42,3 @@ def pad(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.
         ids[i, : len(s)] = s
         mask[i, : len(s)] = 1
     return ids, mask
-
-
-def length_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> list[list[int]]:
-    """Indices sorted by length and cut so each batch's padded size stays ≤ max_tokens."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    longest = 0
-    for i in sorted(range(len(lengths)), key=lambda j: lengths[j]):
-        longest = max(longest, lengths[i])
-        if current and (longest * (len(current) + 1) > max_tokens or len(current) >= max_batch):
-            batches.append(current)
-            current, longest = [], lengths[i]
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches

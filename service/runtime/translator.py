@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from attnserve.batching import length_batches
 from attnserve.text.inputs import translator_source
 from attnserve.text.placeholders import Masked
 from attnserve.text.tokenizer import SubwordTokenizer
 from service.repository import ModelVersion
 from service.runtime.beam import Hypothesis, beam_search
-from service.runtime.session import create, length_batches, pad
+from service.runtime.session import create, pad
 
 
 class TranslatorRuntime:
@@ -69,8 +70,15 @@ class TranslatorRuntime:
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:
         """Translations in the order of ``texts``, batched by source length."""
-        encoded = self.encode(texts)
+        unknown = set(options) - set(self.decoding)
+        if unknown:
+            raise ValueError(
+                f"unknown decoding options {sorted(unknown)}; known: {sorted(self.decoding)}"
+            )
         beam = int(options.get("beam_size", self.decoding["beam_size"]))
+        if not 1 <= beam <= 16:
+            raise ValueError(f"beam_size must be in 1..16, got {beam}")
+        encoded = self.encode(texts)
         out = [""] * len(texts)
         for batch in length_batches([len(s) for s, _ in encoded], max_tokens // beam, 128):
             hyps = self.search([encoded[i][0] for i in batch], **options)

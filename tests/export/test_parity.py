@@ -73,7 +73,7 @@ def test_int8_stays_close_to_fp32(classifier_graphs: dict[str, Path]) -> None:
     )
     apart = min(r.max_abs_diff["logits"] for r in other)
     assert max(int8) < apart / 2  # quantisation error, not a different function
-    assert max(int8) > max(fp32)  # and it really is the quantised graph that ran
+    assert max(int8) > 100 * max(fp32)  # and it really is the quantised graph that ran
 
 
 def test_a_graph_of_other_weights_fails_the_check(classifier_graphs: dict[str, Path]) -> None:

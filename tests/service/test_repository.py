@@ -52,7 +52,8 @@ def test_a_whole_version_loads(repo: Path) -> None:
 def test_the_latest_version_is_served_unless_pinned(repo: Path) -> None:
     shutil.copytree(_version(repo), repo / "sentiment" / "10")
     shutil.copytree(_version(repo), repo / "sentiment" / "2")
-    (repo / "sentiment" / "notes").mkdir()  # not a version: ignored
+    for other in ("notes", "0", "007"):  # not versions: ignored
+        (repo / "sentiment" / other).mkdir()
     assert versions(repo, "sentiment") == [1, 2, 10]
     assert load(repo, "sentiment").version == 10
     assert load(repo, "sentiment", 2).version == 2
@@ -138,3 +139,14 @@ def test_a_graph_missing_from_the_manifest_is_refused(repo: Path) -> None:
 def test_unlisted_files_are_reported_not_fatal(repo: Path) -> None:
     (_version(repo) / "README.txt").write_text("notes")
     assert load(repo, "sentiment").unlisted == ["README.txt"]
+
+
+def test_a_malformed_manifest_entry_is_refused(repo: Path) -> None:
+    folder = _version(repo)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]["classifier.onnx"]["bytes"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        RepositoryError, match=r"entry 'classifier\.onnx' needs 'sha256' and 'bytes'"
+    ):
+        validate(folder)

@@ -94,11 +94,27 @@ def test_placeholders_come_out_exactly_as_they_went_in(model) -> None:  # type: 
             assert hyp.tokens.count(s) == list(row).count(s) or limit_hit
 
 
-def test_ties_go_to_the_lower_candidate_index() -> None:
+def test_ties_go_to_the_lower_candidate_index_as_in_the_reference() -> None:
     cand = np.array([[0.5, 1.0, 1.0, -np.inf, 1.0, 0.2]], dtype=np.float32)
     scores, idx = beam._top(cand, 4)
     assert idx.tolist() == [[1, 2, 4, 0]]
     assert scores.tolist() == [[1.0, 1.0, 1.0, 0.5]]
+    flat = np.zeros((1, 1000), dtype=np.float32)  # a tie at the cut-off, too
+    assert beam._top(flat, 3)[1].tolist() == [[0, 1, 2]]
+    ref = torch.from_numpy(flat).sort(dim=1, descending=True, stable=True).indices[:, :3]
+    assert ref.tolist() == [[0, 1, 2]]
+
+
+def test_non_finite_logits_are_refused(model) -> None:  # type: ignore[no-untyped-def]
+    encode, step = _fns(model)
+
+    def nan_step(*args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        logits, k, v = step(*args)
+        return np.full_like(logits, np.nan), k, v
+
+    ids, mask = _sources(2, seed=0)
+    with pytest.raises(FloatingPointError, match="non-finite logits"):
+        beam.beam_search(encode, nan_step, ids, mask, (2, 4, 8), 128)
 
 
 def test_bad_arguments_and_an_empty_batch(model) -> None:  # type: ignore[no-untyped-def]
