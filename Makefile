@@ -4,13 +4,17 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-train test lint typecheck unit data train-default models clean
+.PHONY: serve demo demo-train test lint typecheck unit data train-default models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[serve,train,dev]'
 	touch $(STAMP)
+
+## serve: the service on the committed default models, http://127.0.0.1:8000 (docs at /docs).
+serve: $(STAMP)
+	$(BIN)/attnserve serve
 
 ## demo: the committed default models on ONNX Runtime: validate them, classify, translate.
 demo: $(STAMP)
@@ -48,7 +52,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy attnserve models export service
+	$(BIN)/mypy attnserve models export service benchmarks
 
 unit: $(STAMP)
 	$(BIN)/pytest

@@ -194,6 +194,31 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from service.settings import SettingsError, describe, load_settings
+
+    if args.settings:
+        for var, default, text in describe():
+            print(f"{var:<32} {default:<22} {text}")
+        return 0
+    try:
+        settings = load_settings(
+            {
+                "host": args.host,
+                "port": args.port,
+                "model_repository": args.model_repository,
+                "device": args.device,
+            }
+        )
+    except SettingsError as e:
+        print(f"attnserve serve: error: {e}", file=sys.stderr)
+        return 2
+    from service.server import serve
+
+    serve(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnserve",
@@ -334,6 +359,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--beam", type=int, help="beam size for translation (default: the model's)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "serve",
+        help="serve the repository's models over HTTP (FastAPI + ONNX Runtime)",
+        description="Start the service. Every setting is also an ATTNSERVE_* environment "
+        "variable (flags win); --settings lists them all with their defaults.",
+    )
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--model-repository", type=Path, help="default: ./model_repository")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="execution provider")
+    p.add_argument("--settings", action="store_true", help="print every setting and exit")
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -9,7 +9,7 @@ Three graphs, all traced from the modules that were trained:
     decoder_step  tokens (B, T), self_k, self_v (Ld, B, h, P, hs), cross_k, cross_v,
                   src_mask (B, S)
                   → logits (B, T, V), self_k_out, self_v_out (Ld, B, h, P+T, hs),
-                    cross_attention (B, Ld, h, T, S)
+                    cross_attention (B, Ld, h, T, S), self_attention (B, Ld, h, T, P+T)
 
 One decoder-step graph serves every step: the first step passes an empty cache (P = 0).
 Attention weights are batch-first so the service slices one request's rows with one index.
@@ -74,7 +74,7 @@ ENCODER = GraphSpec(
 DECODER_STEP = GraphSpec(
     "decoder_step",
     ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask"),
-    ("logits", "self_k_out", "self_v_out", "cross_attention"),
+    ("logits", "self_k_out", "self_v_out", "cross_attention", "self_attention"),
     {
         "tokens": {0: "batch", 1: "new"},
         "self_k": {1: "batch", 3: "past"},
@@ -86,6 +86,7 @@ DECODER_STEP = GraphSpec(
         "self_k_out": {1: "batch", 3: "total"},
         "self_v_out": {1: "batch", 3: "total"},
         "cross_attention": {0: "batch", 3: "new", 4: "src_len"},
+        "self_attention": {0: "batch", 3: "new", 4: "total"},
     },
 )
 
@@ -126,8 +127,9 @@ class DecoderStepGraph(nn.Module):
         cross_k: Tensor,
         cross_v: Tensor,
         src_mask: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        logits, k, v, cross_w = self.model.decode_step(
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        logits, k, v, cross_w, self_w = self.model.decode_step_attention(
             tokens, self_k, self_v, cross_k, cross_v, src_mask
         )
-        return logits, k, v, cross_w.transpose(0, 1)  # cross: (B, Ld, h, T, S)
+        # batch-first weights: cross (B, Ld, h, T, S), self (B, Ld, h, T, P+T)
+        return logits, k, v, cross_w.transpose(0, 1), self_w.transpose(0, 1)

@@ -59,17 +59,17 @@ class DecoderLayer(nn.Module):
         cross_v: Tensor,
         self_mask: Tensor,  # (1, 1, T, P+T)
         cross_mask: Tensor,  # (B, 1, 1, S)
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         h = self.ln_self(x)
         new_k, new_v = self.self_attn.project_kv(h)  # (B, h, T, hs)
         k = torch.cat([past_k, new_k], dim=2)  # (B, h, P+T, hs)
         v = torch.cat([past_v, new_v], dim=2)
-        a, _ = self.self_attn(h, None, self_mask, kv=(k, v))
+        a, self_w = self.self_attn(h, None, self_mask, kv=(k, v))
         x = x + self.drop(a)
         c, cross_w = self.cross_attn(self.ln_cross(x), None, cross_mask, kv=(cross_k, cross_v))
         x = x + self.drop(c)
         x = x + self.drop(self.ff(self.ln_ff(x)))
-        return x, k, v, cross_w  # cross_w: (B, h, T, S)
+        return x, k, v, cross_w, self_w  # cross_w: (B, h, T, S); self_w: (B, h, T, P+T)
 
 
 class Translator(nn.Module):
@@ -124,6 +124,18 @@ class Translator(nn.Module):
         src_mask: Tensor,  # (B, S)
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """logits (B, T, V), self_k/self_v grown to P+T, cross-attention (L, B, h, T, S)."""
+        return self.decode_step_attention(tokens, self_k, self_v, cross_k, cross_v, src_mask)[:4]
+
+    def decode_step_attention(
+        self,
+        tokens: Tensor,  # (B, T) new target tokens
+        self_k: Tensor,  # (L, B, h, P, hs)
+        self_v: Tensor,
+        cross_k: Tensor,  # (L, B, h, S, hs)
+        cross_v: Tensor,
+        src_mask: Tensor,  # (B, S)
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``decode_step`` plus the decoder's self-attention (L, B, h, T, P+T)."""
         past = self_k.size(3)
         new = tokens.size(1)
         q_pos = torch.arange(new, device=tokens.device) + past  # (T,)
@@ -131,16 +143,17 @@ class Translator(nn.Module):
         self_mask = (k_pos[None, :] <= q_pos[:, None])[None, None]  # causal: (1, 1, T, P+T)
         cross_mask = src_mask.bool()[:, None, None, :]  # (B, 1, 1, S)
         x = self.embed(tokens, q_pos)  # (B, T, C)
-        ks, vs, ws = [], [], []
+        ks, vs, ws, sws = [], [], [], []
         for i, layer in enumerate(self.layers):
-            x, k, v, w = layer(
+            x, k, v, w, sw = layer(
                 x, self_k[i], self_v[i], cross_k[i], cross_v[i], self_mask, cross_mask
             )
             ks.append(k)
             vs.append(v)
             ws.append(w)
+            sws.append(sw)
         logits = self.out(self.dec_ln(x))  # (B, T, V)
-        return logits, torch.stack(ks), torch.stack(vs), torch.stack(ws)
+        return logits, torch.stack(ks), torch.stack(vs), torch.stack(ws), torch.stack(sws)
 
     def forward(self, src_ids: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher-forced logits (B, T, V) for training."""

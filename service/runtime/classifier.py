@@ -40,7 +40,11 @@ class ClassifierRuntime:
         self.max_len = int(model.config["max_input_tokens"])
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [classifier_input(ids, self.max_len) for ids in self.tokenizer.encode_batch(texts)]
+        return [self.encode_ids(ids) for ids in self.tokenizer.encode_batch(texts)]
+
+    def encode_ids(self, ids: Sequence[int]) -> list[int]:
+        """Token ids → the model's input row (the rule recorded in config ``input_rule``)."""
+        return classifier_input(ids, self.max_len)
 
     def run(self, seqs: Sequence[Sequence[int]], attention: bool = False) -> ClassifierOutput:
         """One batch, as given (the caller groups by length)."""

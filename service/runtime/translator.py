@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,10 +11,24 @@ import numpy as np
 from attnserve.batching import length_batches
 from attnserve.text.inputs import translator_source
 from attnserve.text.placeholders import Masked
-from attnserve.text.tokenizer import SubwordTokenizer
+from attnserve.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
 from service.repository import ModelVersion
-from service.runtime.beam import Hypothesis, beam_search
+from service.runtime.beam import Hypothesis, beam_search, log_softmax
 from service.runtime.session import create, pad
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A translation (given or generated) with every attention map over it."""
+
+    translation: str
+    score: float  # mean log-probability per target token, EOS included
+    tokens: list[int]  # target ids, without BOS/EOS
+    # (Ld, h, T+1, S): row i is the step that produced target token i (the last: EOS)
+    cross_attention: np.ndarray | None = None
+    encoder_attention: np.ndarray | None = None  # (Le, h, S, S)
+    # (Ld, h, T+1, T+1): the decoder's causal self-attention over BOS + target
+    decoder_attention: np.ndarray | None = None
 
 
 class TranslatorRuntime:
@@ -32,6 +47,10 @@ class TranslatorRuntime:
         cache = cfg["cache"]
         self.cache_shape = (int(cache["layers"]), int(cache["heads"]), int(cache["head_dim"]))
         self.decoding: dict[str, Any] = dict(cfg["decoding"])
+        # graphs exported before attnserve 0.1 carry no decoder self-attention output
+        self.has_decoder_attention = "self_attention" in {
+            o.name for o in self.decoder.get_outputs()
+        }
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, v = self.encoder.run(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
@@ -43,6 +62,43 @@ class TranslatorRuntime:
             ["logits", "self_k_out", "self_v_out"], dict(zip(names, args, strict=True))
         )
         return logits, k, v
+
+    def attention(
+        self, source: Sequence[int], target: Sequence[int], masked: Masked
+    ) -> Translation:
+        """Every attention map for one source and a given target, in one decoder step
+        with an empty cache: the target is fed after BOS (teacher forcing), EOS ends it."""
+        src_ids, src_mask = pad([source])
+        k, v, enc_attn = self.encoder.run(None, {"src_ids": src_ids, "src_mask": src_mask})
+        layers, heads, hs = self.cache_shape
+        empty = np.zeros((layers, 1, heads, 0, hs), dtype=np.float32)
+        tokens = np.array([[BOS_ID, *target]], dtype=np.int64)
+        names = ["logits", "cross_attention"]
+        if self.has_decoder_attention:
+            names.append("self_attention")
+        logits, cross, *dec_attn = self.decoder.run(
+            names,
+            {
+                "tokens": tokens,
+                "self_k": empty,
+                "self_v": empty,
+                "cross_k": k,
+                "cross_v": v,
+                "src_mask": src_mask,
+            },
+        )
+        # score of the forced target: sum of log p(target_t | prefix), EOS included
+        logp = log_softmax(logits[0].astype(np.float32))  # (T+1, V)
+        wanted = [*target, EOS_ID]
+        score = float(logp[np.arange(len(wanted)), wanted].sum()) / max(1, len(wanted))
+        return Translation(
+            translation=self.tokenizer.decode(list(target), masked.spans),
+            score=score,
+            tokens=list(target),
+            cross_attention=cross[0].astype(np.float32),  # (Ld, h, T+1, S)
+            encoder_attention=enc_attn[0].astype(np.float32),  # (Le, h, S, S)
+            decoder_attention=dec_attn[0][0].astype(np.float32) if dec_attn else None,
+        )
 
     def encode(self, texts: Sequence[str]) -> list[tuple[list[int], Masked]]:
         out = []

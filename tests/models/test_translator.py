@@ -42,6 +42,21 @@ def test_cache_decoding_equals_full_decoding(model: Translator) -> None:
     assert torch.allclose(full_w, torch.cat(step_w, 3), atol=1e-5)
 
 
+def test_decoder_self_attention_is_causal_and_cache_consistent(model: Translator) -> None:
+    src, mask = _batch()
+    tgt = torch.cat([torch.full((3, 1), BOS_ID), torch.randint(4, 40, (3, 4))], 1)
+    ck, cv, _ = model.encode(src, mask)
+    k, v = model.empty_cache(3)
+    *_, full = model.decode_step_attention(tgt, k, v, ck, cv, mask)  # (L, B, h, T, T)
+    assert full.shape == (2, 3, 4, 5, 5)
+    assert torch.allclose(full.sum(-1), torch.ones(2, 3, 4, 5), atol=1e-5)
+    assert (full.triu(1) == 0).all()  # no query looks ahead
+    _, k, v, _, first = model.decode_step_attention(tgt[:, :3], k, v, ck, cv, mask)
+    *_, last = model.decode_step_attention(tgt[:, 3:], k, v, ck, cv, mask)  # cache of 3
+    assert torch.allclose(full[..., 3:, :], last, atol=1e-5)
+    assert torch.allclose(full[..., :3, :3], first, atol=1e-5)
+
+
 def test_cross_attention_never_looks_at_source_padding(model: Translator) -> None:
     src, mask = _batch()
     ck, cv, _ = model.encode(src, mask)

@@ -1,0 +1,1 @@
+"""Benchmarks and checks against a running service: they print their figures."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, schemas, errors (no ONNX Runtime here)."""

@@ -1,0 +1,98 @@
+"""Errors as the client sees them: a status code and a message that says what to change.
+
+``/v1`` answers ``{"error": {"type", "message"}}``; ``/v2`` answers ``{"error": "..."}``
+as the Open Inference Protocol says. No stack trace ever leaves the process.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger("attnserve")
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.type, self.message, self.headers = status, type_, message, headers
+
+
+def error_response(
+    path: str, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, object]
+    if path.startswith("/v2"):
+        body = {"error": message}
+    else:
+        body = {"error": {"type": type_, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _where(loc: tuple[object, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "the request body"
+
+
+def describe_validation(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = _where(tuple(err.get("loc", ())))
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            ctx = err.get("ctx", {}).get("error", "")
+            problems.append(f"the body is not valid JSON ({ctx}); send a JSON object")
+        elif kind == "missing":
+            problems.append(f"{where} is required")
+        elif kind == "extra_forbidden":
+            problems.append(f"{where} is not a known field; remove it (see /docs)")
+        else:
+            problems.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(problems)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request.url.path, exc.status, exc.type, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status = 400 if request.url.path.startswith("/v2") else 422
+        return error_response(request.url.path, status, "invalid_request", describe_validation(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.url.path}; see /docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        elif exc.status_code == 400 and "parsing the body" in message:
+            message = "the body could not be parsed: send UTF-8 JSON"
+        return error_response(
+            request.url.path,
+            exc.status_code,
+            "not_found" if exc.status_code == 404 else "invalid_request",
+            message,
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(
+            request.url.path,
+            500,
+            "internal",
+            f"internal error ({type(exc).__name__}); it is logged on the server",
+        )

@@ -1,0 +1,66 @@
+"""Attention maps as PNG heatmaps with the tokens on both axes (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+
+def _pick(out: dict[str, Any], kind: str | None, layer: int | None) -> tuple[dict[str, Any], str]:
+    maps = out["attention"]
+    kinds = sorted({m["kind"] for m in maps})
+    kind = kind or ("cross" if "cross" in kinds else "self")
+    chosen = [m for m in maps if m["kind"] == kind]
+    if not chosen:
+        raise ValueError(f"this model has no {kind!r} attention; it has: {', '.join(kinds)}")
+    if kind == "pooling":
+        return chosen[0], kind
+    layers = [m["layer"] for m in chosen]
+    if layer is None:
+        layer = layers[-1]
+    if layer not in layers:
+        raise ValueError(f"layer must be one of {layers} for {kind!r} attention, got {layer}")
+    return chosen[layers.index(layer)], kind
+
+
+def render(out: dict[str, Any], kind: str | None, layer: int | None, head: int | None) -> bytes:
+    """PNG bytes of one map: a layer's head (or the mean of its heads), or the pooling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m, kind = _pick(out, kind, layer)
+    src = out["tokens"]
+    if kind == "pooling":
+        grid = np.asarray(m["weights"], dtype=np.float64)[None, :]
+        rows, title = ["pooling"], "attention pooling"
+    else:
+        w = np.asarray(m["weights"], dtype=np.float64)  # (h, query, key)
+        heads = w.shape[0]
+        if head is not None and not 0 <= head < heads:
+            raise ValueError(f"head must be from 0 to {heads - 1}, got {head}")
+        grid = w.mean(0) if head is None else w[head]
+        which = "mean of heads" if head is None else f"head {head}"
+        rows = out["target_tokens"] if kind in ("cross", "decoder_self") else src
+        title = f"{out['model']} v{out['version']}: {kind} attention, layer {m['layer']}, {which}"
+    # decoder_self keys are the decoder's inputs: <s>, then the target shifted by one
+    cols = ["<s>", *out["target_tokens"][:-1]] if kind == "decoder_self" else src
+    cell = 0.32
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 1.5 + cell * len(cols)), max(2.0, 1.5 + cell * len(rows))), dpi=100
+    )
+    image = ax.imshow(grid, cmap="viridis", vmin=0.0, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set_xlabel("key (source)" if kind == "cross" else "key")
+    ax.set_ylabel("query (target)" if kind == "cross" else "query")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

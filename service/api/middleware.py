@@ -1,0 +1,139 @@
+"""ASGI middleware: request size limit, drain on shutdown, per-request metrics.
+
+Pure ASGI (no BaseHTTPMiddleware) so that streaming bodies are counted as they arrive
+and a body over the limit is refused before it is read whole.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+
+_INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
+ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
+ALWAYS_OPEN = ("/v2/health/live", "/v2/health/ready", "/metrics")
+
+
+def outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    return {429: "rejected", 499: "cancelled", 503: "unavailable", 504: "timeout"}.get(
+        status, "client_error" if status < 500 else "error"
+    )
+
+
+def endpoint_of(path: str) -> tuple[str, str] | None:
+    """(endpoint, model-from-path) for inference routes; None for the others."""
+    if path in ENDPOINTS:
+        return ENDPOINTS[path], ""
+    m = _INFER.match(path)
+    return ("v2_infer", m.group("model")) if m else None
+
+
+class ServiceMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_bytes: int,
+        state: Any,
+        known: Callable[[str], bool],
+    ) -> None:
+        self.app, self.metrics, self.max_bytes, self.state = app, metrics, max_bytes, state
+        self.known = known  # model names used as labels (others would explode cardinality)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if self.state.draining and path not in ALWAYS_OPEN:
+            await _refuse(send, path, 503, "shutting_down", "the service is shutting down")
+            return
+        length = _content_length(scope)
+        if length is not None and length > self.max_bytes:
+            await _refuse(send, path, 413, "too_large", _too_large(length, self.max_bytes))
+            return
+        target = endpoint_of(path)
+        if target is None:
+            await self.app(scope, _limited(receive, self.max_bytes), send)
+            return
+        endpoint, model = target
+        status = 500
+        started = time.perf_counter()
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.state.in_flight += 1
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, _limited(receive, self.max_bytes), tracking_send)
+        finally:
+            self.state.in_flight -= 1
+            self.metrics.in_flight.dec()
+            model = scope.get("state", {}).get("model") or model
+            model = model if self.known(model) else "unknown"
+            self.metrics.requests.labels(model, endpoint, outcome(status)).inc()
+            self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", []):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(n: int, limit: int) -> str:
+    return (
+        f"the request body is {n} bytes; the limit is {limit} "
+        "(send fewer or shorter texts, or raise ATTNSERVE_MAX_REQUEST_BYTES)"
+    )
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Count body bytes as they arrive (chunked bodies have no Content-Length)."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(
+                    413,
+                    f"the request body is over {limit} bytes; {_too_large(seen, limit).split('; ', 1)[1]}",
+                )
+        return message
+
+    return wrapped
+
+
+async def _refuse(send: Send, path: str, status: int, type_: str, message: str) -> None:
+    body_obj: dict[str, Any] = (
+        {"error": message}
+        if path.startswith("/v2")
+        else {"error": {"type": type_, "message": message}}
+    )
+    body = json.dumps(body_obj).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

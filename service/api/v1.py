@@ -1,0 +1,250 @@
+"""The /v1 API: classify, translate, attention (JSON or PNG), models."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from service.api import calls
+from service.api.errors import ApiError
+from service.api.schemas import (
+    AttentionRequest,
+    AttentionResponse,
+    ClassifyRequest,
+    ClassifyResponse,
+    TranslateRequest,
+    TranslateResponse,
+)
+from service.engine.handlers import ClassifierHandler, TranslatorHandler
+from service.engine.registry import Registry
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown model"},
+    413: {"description": "Request body over ATTNSERVE_MAX_REQUEST_BYTES"},
+    422: {"description": "Bad input; the message says what to change"},
+    429: {"description": "Queue full; retry after Retry-After seconds"},
+    503: {"description": "Model not ready, or the service is shutting down"},
+    504: {"description": "The request's deadline passed while it was queued"},
+}
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _json(body: dict[str, Any], timing: calls.Timing) -> JSONResponse:
+    return JSONResponse(body, headers=timing.headers())
+
+
+@router.post("/classify", response_model=ClassifyResponse, responses=ERRORS)
+async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
+    """Labels and class probabilities for each text, batched with concurrent requests."""
+    timing = calls.Timing(time.perf_counter())
+    registry = _registry(request)
+    request.state.model = body.model or ""
+    slot = calls.slot_for(registry, body.model, "classification")
+    request.state.model = slot.name
+    deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.check_texts(body.texts, registry.settings)
+    handler = slot.handler
+    assert isinstance(handler, ClassifierHandler)
+    items = await calls.prepare(handler.prepare, body.texts, body.truncate)
+    done = await calls.run(request, slot, items, "classify", deadline)
+    timing.add(done)
+    results = []
+    for d in done:
+        p = d.output.probabilities
+        best = int(np.argmax(p))
+        results.append(
+            {
+                "label": handler.labels[best],
+                "score": float(p[best]),
+                "probabilities": {lab: float(x) for lab, x in zip(handler.labels, p, strict=True)},
+            }
+        )
+    return _json({"model": slot.name, "version": slot.version, "results": results}, timing)
+
+
+@router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
+async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
+    """Translations by batched beam search (beam 1 is greedy) over the encoder and the
+    decoder-step graph with its key/value cache."""
+    timing = calls.Timing(time.perf_counter())
+    registry = _registry(request)
+    request.state.model = body.model or ""
+    slot = calls.slot_for(registry, body.model, "translation")
+    request.state.model = slot.name
+    deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.check_texts(body.texts, registry.settings)
+    handler = slot.handler
+    assert isinstance(handler, TranslatorHandler)
+    try:
+        decoding = handler.decoding(
+            beam_size=body.beam_size,
+            max_length=body.max_length,
+            length_penalty=body.length_penalty,
+        )
+    except ValueError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
+    items = await calls.prepare(handler.prepare, body.texts, decoding, body.truncate)
+    done = await calls.run(request, slot, items, decoding, deadline)
+    timing.add(done)
+    registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
+    results: list[dict[str, Any]] = [
+        {"translation": d.output.translation, "score": round(float(d.output.score), 6)}
+        for d in done
+    ]
+    if body.return_alignment:
+        forced = [
+            (handler.forced(it, d.output.tokens), cost)
+            for (it, cost), d in zip(items, done, strict=True)
+        ]
+        aligned = await calls.run(request, slot, forced, "forced", deadline)
+        timing.add(aligned)
+        for result, (item, _), a in zip(results, forced, aligned, strict=True):
+            cross = a.output.cross_attention  # (Ld, h, T+1, S)
+            result["alignment"] = {
+                "source_tokens": handler.tokens(item.ids, item.masked.spans),
+                "target_tokens": [*handler.tokens(item.target or [], item.masked.spans), "</s>"],
+                "weights": _round(cross[-1].mean(0)),
+            }
+    return _json({"model": slot.name, "version": slot.version, "results": results}, timing)
+
+
+def _round(a: np.ndarray, digits: int = 5) -> Any:
+    return np.round(a.astype(np.float64), digits).tolist()
+
+
+@router.post(
+    "/attention",
+    response_model=AttentionResponse,
+    responses={
+        **ERRORS,
+        200: {
+            "content": {"image/png": {}},
+            "description": "JSON, or with ?format=png a heatmap with the tokens on its axes",
+        },
+    },
+)
+async def attention(
+    body: AttentionRequest,
+    request: Request,
+    format: Literal["json", "png"] = Query("json", description="json or png"),
+    layer: int | None = Query(None, description="png: 0-based layer (default: the last)"),
+    head: int | None = Query(None, description="png: head (default: the mean of all heads)"),
+    kind: Literal["self", "cross", "decoder_self", "pooling"] | None = Query(
+        None, description="png: which map (default: self for classifiers, cross for translators)"
+    ),
+) -> Response:
+    """Every attention map of one text: self-attention per layer (heads × query × key),
+    the classifier's pooling weights, a translator's cross-attention over its translation."""
+    timing = calls.Timing(time.perf_counter())
+    registry = _registry(request)
+    request.state.model = body.model
+    slot = calls.slot_for(registry, body.model, None)
+    deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.check_texts([body.text], registry.settings, "text")
+    out: dict[str, Any] = {"model": slot.name, "version": slot.version}
+    handler = slot.handler
+    if isinstance(handler, ClassifierHandler):
+        if body.target is not None:
+            raise ApiError(422, "invalid_request", "'target' is for translation models only")
+        items = await calls.prepare(handler.prepare, [body.text], body.truncate, attention=True)
+        (d,) = await calls.run(request, slot, items, "attention", deadline)
+        timing.add([d])
+        o = d.output
+        out["tokens"] = handler.tokens(items[0][0].ids)
+        out["label"] = handler.labels[int(np.argmax(o.probabilities))]
+        maps = [
+            {"layer": i, "kind": "self", "weights": _round(w)} for i, w in enumerate(o.attention)
+        ]
+        maps.append({"layer": None, "kind": "pooling", "weights": _round(o.pooling)})
+    else:
+        assert isinstance(handler, TranslatorHandler)
+        if body.target is not None:
+            calls.check_texts([body.target], registry.settings, "target")
+            item = await calls.prepare(
+                handler.prepare_forced, body.text, body.target, body.truncate
+            )
+        else:
+            sources = await calls.prepare(
+                handler.prepare, [body.text], handler.defaults, body.truncate
+            )
+            (gen,) = await calls.run(request, slot, sources, handler.defaults, deadline)
+            timing.add([gen])
+            item = handler.forced(sources[0][0], gen.output.tokens)
+        (d,) = await calls.run(request, slot, [(item, len(item.ids))], "forced", deadline)
+        timing.add([d])
+        o = d.output
+        assert item.target is not None
+        out["tokens"] = handler.tokens(item.ids, item.masked.spans)
+        out["target_tokens"] = [*handler.tokens(item.target, item.masked.spans), "</s>"]
+        out["translation"] = o.translation
+        maps = [
+            {"layer": i, "kind": "self", "weights": _round(w)}
+            for i, w in enumerate(o.encoder_attention)
+        ]
+        maps += [
+            {"layer": i, "kind": "cross", "weights": _round(w)}
+            for i, w in enumerate(o.cross_attention)
+        ]
+        if o.decoder_attention is not None:
+            maps += [
+                {"layer": i, "kind": "decoder_self", "weights": _round(w)}
+                for i, w in enumerate(o.decoder_attention)
+            ]
+    out["attention"] = maps
+    if format == "png":
+        from service.api.heatmap import render
+
+        try:
+            png = await calls.prepare(render, out, kind, layer, head)
+        except ValueError as e:
+            raise ApiError(422, "invalid_request", str(e)) from None
+        return Response(png, media_type="image/png", headers=timing.headers())
+    return _json(out, timing)
+
+
+@router.get("/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    """Every model in the repository: state (ready, loading, failed and why), versions,
+    task, labels, limits, execution provider and precision."""
+    registry = _registry(request)
+    s = registry.settings
+    out = []
+    for slot in registry.slots.values():
+        entry: dict[str, Any] = {
+            "name": slot.name,
+            "state": slot.state,
+            "version": slot.version,
+            "versions": slot.versions,
+            "task": slot.task,
+        }
+        if slot.error:
+            entry["error"] = slot.error
+        if slot.ready and slot.model is not None:
+            cfg = slot.model.config
+            entry.update(
+                provider=slot.provider,
+                device=slot.device,
+                precision=slot.precision,
+                load_seconds=slot.load_seconds,
+                labels=cfg.get("labels"),
+                limits={
+                    "max_input_tokens": cfg["max_input_tokens"],
+                    "max_texts": s.max_texts,
+                    "max_chars": s.max_chars,
+                    **({"max_beam_size": s.max_beam_size} if slot.task == "translation" else {}),
+                },
+            )
+            if slot.task == "translation":
+                entry["decoding"] = cfg.get("decoding")
+        out.append(entry)
+    return {"models": out, "repository_error": registry.error}

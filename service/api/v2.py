@@ -1,0 +1,253 @@
+"""Open Inference Protocol (KServe V2) over HTTP, as Triton serves it; ``tritonclient.http``
+works against it unmodified (JSON and binary tensors, the classification extension,
+request ``timeout`` in microseconds).
+
+``sentiment``-like models: input ``text`` (BYTES [N]) → ``label`` (BYTES [N]) and
+``probabilities`` (FP32 [N, classes]). ``en-fr``-like: ``text`` (BYTES [N]) →
+``translation`` (BYTES [N]); decoding options (``beam_size``, ``max_length``,
+``length_penalty``) as request parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from attnserve import __version__
+from service.api import calls
+from service.api.errors import ApiError
+from service.api.v2_codec import (
+    HEADER,
+    ProtocolError,
+    Tensor,
+    read_inputs,
+    split_body,
+    write_response,
+)
+from service.engine.handlers import ClassifierHandler, TranslatorHandler
+from service.engine.registry import Registry, Slot
+
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
+EXTENSIONS = ["classification", "binary_tensor_data"]
+DECODING = ("beam_size", "max_length", "length_penalty")
+KNOWN_PARAMETERS = {"timeout", "binary_data_output", *DECODING}
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "invalid_request", message)
+
+
+@router.get("")
+async def server_metadata() -> dict[str, Any]:
+    return {"name": "attnserve", "version": __version__, "extensions": EXTENSIONS}
+
+
+@router.get("/health/live")
+async def live() -> Response:
+    """200 while the process serves HTTP."""
+    return Response(status_code=200)
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> Response:
+    """200 once loading is over and at least one model serves; 503 while loading, when no
+    model loaded, and from the moment a shutdown begins."""
+    registry = _registry(request)
+    ok = registry.ready and not request.app.state.service.draining
+    return Response(status_code=200 if ok else 503)
+
+
+def _metadata(slot: Slot) -> dict[str, Any]:
+    head = {
+        "name": slot.name,
+        "versions": [str(v) for v in slot.versions],
+        "platform": "onnxruntime_onnx",
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+    }
+    if slot.task == "classification":
+        assert isinstance(slot.handler, ClassifierHandler)
+        head["outputs"] = [
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(slot.handler.labels)]},
+        ]
+    else:
+        head["outputs"] = [{"name": "translation", "datatype": "BYTES", "shape": [-1]}]
+    return head
+
+
+def _slot(request: Request, name: str, version: str | None, ready: bool = True) -> Slot:
+    registry = _registry(request)
+    slot = registry.get(name)
+    if slot is None:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"unknown model {name!r}; models: {', '.join(sorted(registry.slots)) or 'none'}",
+        )
+    if version is not None:
+        calls.check_version(slot, version)
+    if ready and not slot.ready:
+        raise ApiError(
+            503, "unavailable", f"model {name!r} is not ready: {slot.error or slot.state}"
+        )
+    return slot
+
+
+@router.get("/models/{name}")
+@router.get("/models/{name}/versions/{version}")
+async def model_metadata(request: Request, name: str, version: str | None = None) -> dict[str, Any]:
+    return _metadata(_slot(request, name, version))
+
+
+@router.get("/models/{name}/ready")
+@router.get("/models/{name}/versions/{version}/ready")
+async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+    slot = _slot(request, name, version, ready=False)
+    return Response(
+        status_code=200 if slot.ready and not request.app.state.service.draining else 503
+    )
+
+
+def _strings(t: Tensor) -> list[str]:
+    if t.datatype != "BYTES":
+        raise _bad(f"input 'text' must be BYTES, got {t.datatype}")
+    if len(t.shape) not in (1, 2) or (len(t.shape) == 2 and t.shape[1] != 1):
+        raise _bad(f"input 'text' must have shape [N] or [N, 1], got {t.shape}")
+    if not all(isinstance(x, str) for x in t.data):
+        raise _bad("input 'text' must hold strings")
+    return list(t.data)
+
+
+@router.post("/models/{name}/infer")
+@router.post("/models/{name}/versions/{version}/infer")
+async def infer(request: Request, name: str, version: str | None = None) -> Response:
+    timing = calls.Timing(time.perf_counter())
+    request.state.model = name
+    slot = _slot(request, name, version)
+    registry = _registry(request)
+    body = await request.body()
+    try:
+        head, blob = split_body(body, request.headers.get(HEADER))
+        tensors = read_inputs(head, blob)
+    except ProtocolError as e:
+        raise _bad(str(e)) from None
+    if set(tensors) != {"text"}:
+        raise _bad(f"model {name!r} takes one input, 'text' (BYTES [N]); got {sorted(tensors)}")
+    texts = _strings(tensors["text"])
+    params = head.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise _bad("'parameters' must be an object")
+    unknown = set(params) - KNOWN_PARAMETERS
+    if unknown:
+        raise _bad(f"unknown parameters {sorted(unknown)}; known: {sorted(KNOWN_PARAMETERS)}")
+    timeout = params.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
+        raise _bad("parameter 'timeout' must be an integer number of microseconds")
+    try:
+        deadline = calls.deadline_of(None if timeout is None else timeout / 1e6, registry.settings)
+        calls.check_texts(texts, registry.settings, "text")
+    except ApiError as e:
+        raise _bad(e.message) from None
+    wanted = _requested_outputs(head, slot)
+    if slot.task == "classification":
+        assert isinstance(slot.handler, ClassifierHandler)
+        outputs = await _classify(request, slot, slot.handler, texts, deadline, wanted, timing)
+    else:
+        assert isinstance(slot.handler, TranslatorHandler)
+        outputs = await _translate(request, slot, slot.handler, texts, params, deadline, timing)
+    binary_all = params.get("binary_data_output") is True
+    binary = {
+        o.name for o in outputs if binary_all or wanted.get(o.name, {}).get("binary_data") is True
+    }
+    selected = [o for o in outputs if not wanted or o.name in wanted]
+    response_head: dict[str, Any] = {"model_name": slot.name, "model_version": str(slot.version)}
+    if "id" in head:
+        response_head["id"] = head["id"]
+    content, headers = write_response(response_head, selected, binary)
+    media = "application/octet-stream" if headers else "application/json"
+    return Response(content, media_type=media, headers={**headers, **timing.headers()})
+
+
+def _requested_outputs(head: dict[str, Any], slot: Slot) -> dict[str, dict[str, Any]]:
+    outputs = head.get("outputs")
+    if outputs is None:
+        return {}
+    if not isinstance(outputs, list):
+        raise _bad("'outputs' must be a list of {name, parameters?}")
+    known = [o["name"] for o in _metadata(slot)["outputs"]]
+    wanted: dict[str, dict[str, Any]] = {}
+    for o in outputs:
+        name = o.get("name") if isinstance(o, dict) else None
+        if not isinstance(name, str) or name not in known:
+            raise _bad(f"unknown output {name!r}; model {slot.name!r} has {known}")
+        params = o.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise _bad(f"output {name!r}: 'parameters' must be an object")
+        wanted[name] = params
+    return wanted
+
+
+async def _classify(
+    request: Request,
+    slot: Slot,
+    handler: ClassifierHandler,
+    texts: list[str],
+    deadline: float,
+    wanted: dict[str, dict[str, Any]],
+    timing: calls.Timing,
+) -> list[Tensor]:
+    items = await _prepare(handler.prepare, texts)
+    done = await calls.run(request, slot, items, "classify", deadline)
+    timing.add(done)
+    probs = np.stack([d.output.probabilities for d in done]).astype(np.float32)  # (N, C)
+    labels = [handler.labels[int(i)] for i in probs.argmax(1)]
+    n, c = probs.shape
+    outputs = [Tensor("label", "BYTES", [n], labels)]
+    k = wanted.get("probabilities", {}).get("classification")
+    if k is None:
+        outputs.append(Tensor("probabilities", "FP32", [n, c], probs.reshape(-1).tolist()))
+        return outputs
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= c:
+        raise _bad(f"classification must be an integer from 1 to {c}, got {k!r}")
+    # Triton's classification extension: the top k as "score:index:label", best first
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    top = [f"{probs[r, i]:.6f}:{i}:{handler.labels[i]}" for r in range(n) for i in order[r]]
+    outputs.append(Tensor("probabilities", "BYTES", [n, k], top))
+    return outputs
+
+
+async def _translate(
+    request: Request,
+    slot: Slot,
+    handler: TranslatorHandler,
+    texts: list[str],
+    params: dict[str, Any],
+    deadline: float,
+    timing: calls.Timing,
+) -> list[Tensor]:
+    try:
+        decoding = handler.decoding(**{k: params.get(k) for k in DECODING})
+    except ValueError as e:
+        raise _bad(str(e)) from None
+    items = await _prepare(handler.prepare, texts, decoding)
+    done = await calls.run(request, slot, items, decoding, deadline)
+    timing.add(done)
+    _registry(request).metrics.generated.labels(slot.name).inc(
+        sum(len(d.output.tokens) for d in done)
+    )
+    return [Tensor("translation", "BYTES", [len(done)], [d.output.translation for d in done])]
+
+
+async def _prepare(fn: Any, *args: Any) -> Any:
+    try:
+        return await calls.prepare(fn, *args)
+    except ApiError as e:
+        raise _bad(e.message) from None

@@ -1,0 +1,103 @@
+"""The FastAPI application: settings → registry (models, batchers) → routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from attnserve import __version__
+from service.api import errors, v1, v2
+from service.api.calls import ClientGone
+from service.api.middleware import ServiceMiddleware
+from service.engine.registry import Registry
+from service.metrics import Metrics
+from service.settings import Settings, load_settings
+
+log = logging.getLogger("attnserve")
+
+DESCRIPTION = """
+Residual-attention NLP models on ONNX Runtime, with dynamic batching.
+
+* `/v1`: classify, translate, attention maps (JSON or PNG), the models and their state.
+* `/v2`: the Open Inference Protocol (KServe V2), as Triton serves it.
+* `/metrics`: Prometheus.
+
+Errors on `/v1` are `{"error": {"type", "message"}}`, on `/v2` `{"error": "..."}`;
+the message says what to change. Every response carries `Server-Timing`
+(queue, compute, total in ms) and `X-Batch-Size`.
+"""
+
+
+@dataclass
+class ServiceState:
+    draining: bool = False
+    in_flight: int = 0
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    metrics = Metrics()
+    registry = Registry(settings, metrics)
+    state = ServiceState()
+
+    async def load() -> None:
+        await registry.load_all()
+        ready = [n for n, s in registry.slots.items() if s.ready]
+        failed = [n for n, s in registry.slots.items() if s.state == "failed"]
+        log.info(
+            "ready: serving %s%s",
+            ", ".join(ready) or "no model",
+            f"; failed to load: {', '.join(failed)}" if failed else "",
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load in the background: the port answers at once (live; not ready until loaded).
+        loading = asyncio.create_task(load(), name="load-models")
+        app.state.loading = loading
+        yield
+        state.draining = True
+        if not loading.done():
+            loading.cancel()
+        await asyncio.gather(loading, return_exceptions=True)
+        await registry.close(settings.grace_period_s)
+
+    app = FastAPI(
+        title="attnserve",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.service = state
+    app.add_middleware(
+        ServiceMiddleware,
+        metrics=metrics,
+        max_bytes=settings.max_request_bytes,
+        state=state,
+        known=lambda name: name in registry.slots,
+    )
+    errors.install(app)
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, exc: ClientGone) -> Response:
+        return JSONResponse({"error": "client disconnected"}, status_code=499)
+
+    app.include_router(v1.router)
+    app.include_router(v2.router)
+
+    @app.get("/metrics", include_in_schema=True, tags=["ops"])
+    async def prometheus() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

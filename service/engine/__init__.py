@@ -1,0 +1,1 @@
+"""The serving engine: batching and the model handlers (no HTTP here)."""

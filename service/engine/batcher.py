@@ -1,0 +1,289 @@
+"""Dynamic batching: requests wait in a bounded queue and leave it in length-grouped batches.
+
+The batcher knows nothing of HTTP. Each item owns a future and every path — success,
+engine error, deadline, cancellation, shutdown — resolves it exactly once. A batch closes
+when the group of the oldest waiting item reaches ``max_batch_size`` items or
+``max_batch_tokens`` padded tokens (n × longest), or when that item has waited
+``max_wait_s``, whichever comes first. Items only share a batch with items of the same
+``key`` (for translation: the same decoding options). Time is read from a monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from attnserve.batching import length_batches
+
+Item = TypeVar("Item")  # an item as the engine takes it
+Out = TypeVar("Out")  # one output per item
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch_size: int = 32
+    max_batch_tokens: int = 8192
+    max_wait_s: float = 0.005
+    max_queue: int = 512
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1 or self.max_batch_tokens < 1 or self.max_queue < 1:
+            raise ValueError("max_batch_size, max_batch_tokens and max_queue must be ≥ 1")
+        if self.max_wait_s < 0:
+            raise ValueError("max_wait_s must be ≥ 0")
+
+
+class Rejected(Exception):
+    """An item that was not run; ``reason`` is a metric label."""
+
+    reason = "rejected"
+
+
+class QueueFull(Rejected):
+    reason = "queue_full"
+
+
+class ShuttingDown(Rejected):
+    reason = "shutting_down"
+
+
+class DeadlineExceeded(Rejected):
+    reason = "deadline"
+
+
+class EngineError(Exception):
+    """The engine failed on a batch; only that batch's items get it."""
+
+
+@dataclass(frozen=True)
+class Done(Generic[Out]):
+    output: Out
+    queue_s: float  # submitted → batch started
+    compute_s: float  # the batch's run time
+    batch_size: int
+
+
+class Observer(Protocol):
+    def batch(self, size: int, tokens: int, padded: int, seconds: float, ok: bool) -> None: ...
+    def queued(self, seconds: float) -> None: ...
+    def dropped(self, reason: str, count: int) -> None: ...
+    def depth(self, items: int) -> None: ...
+
+
+class _Silent:
+    def batch(self, size: int, tokens: int, padded: int, seconds: float, ok: bool) -> None:
+        pass
+
+    def queued(self, seconds: float) -> None:
+        pass
+
+    def dropped(self, reason: str, count: int) -> None:
+        pass
+
+    def depth(self, items: int) -> None:
+        pass
+
+
+@dataclass(eq=False)
+class _Entry(Generic[Item, Out]):
+    item: Item
+    cost: int  # tokens this item occupies in a padded batch row
+    key: Any
+    deadline: float | None
+    enqueued: float
+    future: asyncio.Future[Done[Out]] = field(repr=False)
+
+
+class Batcher(Generic[Item, Out]):
+    """``run(items) -> outputs`` runs on a worker thread, one batch at a time."""
+
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Sequence[Out]],
+        limits: Limits,
+        *,
+        observer: Observer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "batcher",
+    ) -> None:
+        self._run = run
+        self.limits = limits
+        self._observer = observer or _Silent()
+        self._clock = clock
+        self._name = name
+        self._pending: list[_Entry[Item, Out]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._in_batch: list[_Entry[Item, Out]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    # -- the caller's side ------------------------------------------------------
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name=self._name)
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending) or self._running is not None
+
+    def submit(
+        self, items: Sequence[tuple[Item, int]], key: Any = None, deadline: float | None = None
+    ) -> list[asyncio.Future[Done[Out]]]:
+        """Queue ``(item, cost)`` pairs, all or none; raise QueueFull or ShuttingDown."""
+        if self._closing:
+            self._observer.dropped(ShuttingDown.reason, len(items))
+            raise ShuttingDown("the service is shutting down; retry on another replica")
+        if len(self._pending) + len(items) > self.limits.max_queue:
+            self._observer.dropped(QueueFull.reason, len(items))
+            raise QueueFull(
+                f"the queue holds {len(self._pending)} of {self.limits.max_queue} items; "
+                f"{len(items)} more do not fit"
+            )
+        loop = asyncio.get_running_loop()
+        now = self._clock()
+        futures = []
+        for item, cost in items:
+            fut: asyncio.Future[Done[Out]] = loop.create_future()
+            fut.add_done_callback(self._on_done)
+            self._pending.append(_Entry(item, max(1, cost), key, deadline, now, fut))
+            futures.append(fut)
+        self._observer.depth(len(self._pending))
+        self._wake.set()
+        return futures
+
+    async def close(self, grace_s: float) -> None:
+        """Refuse new items, let queued and running ones finish for up to ``grace_s``,
+        then fail what is left with ShuttingDown."""
+        self._closing = True
+        self._wake.set()
+        deadline = self._clock() + grace_s
+        while self.busy and self._clock() < deadline:
+            await asyncio.sleep(0.01)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        left = [e for e in self._pending if not e.future.done()]
+        self._resolve_rejected(left, ShuttingDown("the service shut down before this ran"))
+        self._pending.clear()
+        running = [e for e in self._in_batch if not e.future.done()]
+        self._resolve_rejected(running, ShuttingDown("the service shut down while this ran"))
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- the loop ---------------------------------------------------------------
+    def _on_done(self, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():  # the caller went away: prune it now
+            self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            now = self._clock()
+            self._prune(now)
+            timeout = None
+            if self._running is None and self._pending:
+                batch, ready_at = self._next_batch(now)
+                if batch is not None:
+                    self._running = asyncio.get_running_loop().create_task(self._execute(batch))
+                    self._running.add_done_callback(self._batch_done)
+                    continue
+                timeout = ready_at - now
+            deadlines = [e.deadline for e in self._pending if e.deadline is not None]
+            if deadlines:
+                soonest = min(deadlines) - now
+                timeout = soonest if timeout is None else min(timeout, soonest)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), None if timeout is None else timeout)
+
+    def _batch_done(self, _: asyncio.Task[None]) -> None:
+        self._running = None
+        self._wake.set()
+
+    def _prune(self, now: float) -> None:
+        """Drop cancelled items; fail the ones whose deadline has passed (never run)."""
+        keep, cancelled, expired = [], 0, []
+        for e in self._pending:
+            if e.future.done():
+                cancelled += 1
+            elif e.deadline is not None and e.deadline <= now:
+                expired.append(e)
+            else:
+                keep.append(e)
+        if cancelled:
+            self._observer.dropped("cancelled", cancelled)
+        if expired:
+            self._resolve_rejected(
+                expired, DeadlineExceeded("the request's deadline passed while it was queued")
+            )
+        if cancelled or expired:
+            self._pending = keep
+            self._observer.depth(len(keep))
+
+    def _next_batch(self, now: float) -> tuple[list[_Entry[Item, Out]] | None, float]:
+        """The oldest item's length group, if it is full or has waited long enough;
+        otherwise (None, when it will be due)."""
+        oldest = self._pending[0]
+        peers = [e for e in self._pending if e.key == oldest.key]
+        lim = self.limits
+        groups = length_batches([e.cost for e in peers], lim.max_batch_tokens, lim.max_batch_size)
+        group = next(g for g in groups if 0 in g)  # index 0 of peers is the oldest item
+        padded = len(group) * max(peers[i].cost for i in group)
+        full = (
+            len(groups) > 1
+            or len(group) >= lim.max_batch_size
+            or padded + min(e.cost for e in peers) > lim.max_batch_tokens
+        )
+        due = oldest.enqueued + lim.max_wait_s
+        if not full and now < due:
+            return None, due
+        chosen = {id(peers[i]) for i in group}
+        batch = [peers[i] for i in group]
+        self._pending = [e for e in self._pending if id(e) not in chosen]
+        self._observer.depth(len(self._pending))
+        return batch, now
+
+    async def _execute(self, batch: list[_Entry[Item, Out]]) -> None:
+        self._in_batch = batch
+        started = self._clock()
+        for e in batch:
+            self._observer.queued(started - e.enqueued)
+        costs = [e.cost for e in batch]
+        loop = asyncio.get_running_loop()
+        try:
+            outputs = await loop.run_in_executor(self._executor, self._run, [e.item for e in batch])
+            if len(outputs) != len(batch):
+                raise EngineError(
+                    f"the engine returned {len(outputs)} outputs for {len(batch)} inputs"
+                )
+        except Exception as exc:
+            seconds = self._clock() - started
+            self._observer.batch(len(batch), sum(costs), len(batch) * max(costs), seconds, False)
+            error = (
+                exc if isinstance(exc, EngineError) else EngineError(f"{type(exc).__name__}: {exc}")
+            )
+            for e in batch:
+                if not e.future.done():
+                    e.future.set_exception(error)
+            return
+        seconds = self._clock() - started
+        self._observer.batch(len(batch), sum(costs), len(batch) * max(costs), seconds, True)
+        for e, out in zip(batch, outputs, strict=True):
+            if not e.future.done():
+                e.future.set_result(Done(out, started - e.enqueued, seconds, len(batch)))
+
+    def _resolve_rejected(self, entries: list[_Entry[Item, Out]], error: Rejected) -> None:
+        live = [e for e in entries if not e.future.done()]
+        if live:
+            self._observer.dropped(error.reason, len(live))
+        for e in live:
+            e.future.set_exception(error)

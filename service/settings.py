@@ -1,0 +1,159 @@
+"""Every setting of the service, in one typed object.
+
+Each field is read from the environment as ``ATTNSERVE_<NAME>`` (e.g.
+``ATTNSERVE_MAX_BATCH_SIZE=64``); ``attnserve serve`` flags override the environment.
+``attnserve serve --help-settings`` prints this table with the defaults. Settings that
+contradict each other stop the service at start-up with a message that says which.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PREFIX = "ATTNSERVE_"
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; the message names the variable to change."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # -- where and what ---------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in containers).")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    model_repository: Path = Field(
+        Path("model_repository"),
+        description="Folder of <model>/<version>/ folders; every model in it is loaded.",
+    )
+    versions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Pinned versions as name:version pairs (env: 'en-fr:1,sentiment:2'); "
+        "other models serve their latest version.",
+    )
+    # -- execution --------------------------------------------------------------
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Execution provider: cuda, cpu, or auto (cuda when this onnxruntime build "
+        "has it). A model that asked for cuda and got CPU is marked failed, never served.",
+    )
+    precision: Literal["auto", "fp32", "int8", "fp16"] = Field(
+        "auto",
+        description="Graph precision; auto takes each model's recorded default for the "
+        "device (config.json 'precision').",
+    )
+    intra_op_threads: int = Field(
+        0, ge=0, description="ONNX Runtime threads per session (0: one per physical core)."
+    )
+    warmup: bool = Field(True, description="Run each model once before reporting ready.")
+    # -- batching ---------------------------------------------------------------
+    max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per batch at most.")
+    max_batch_tokens: int = Field(
+        8192,
+        ge=1,
+        description="Padded tokens per batch at most (texts × longest; translation counts "
+        "beam rows). Caps memory; a larger batch waits for the next one.",
+    )
+    max_wait_ms: float = Field(
+        5.0,
+        ge=0,
+        description="How long the oldest queued text may wait for others to join its batch. "
+        "Raise it for throughput, lower it for latency at low load.",
+    )
+    max_queue: int = Field(
+        1024,
+        ge=1,
+        description="Texts waiting per model at most; beyond it requests get 429 at once "
+        "with Retry-After.",
+    )
+    # -- requests ---------------------------------------------------------------
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="Default deadline; a request still queued then gets 504."
+    )
+    max_timeout_s: float = Field(300.0, gt=0, description="Largest 'timeout' a request may ask.")
+    max_texts: int = Field(64, ge=1, description="Texts per request at most.")
+    max_chars: int = Field(5000, ge=1, description="Characters per text at most.")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="Request body size at most (413 beyond it)."
+    )
+    max_beam_size: int = Field(8, ge=1, le=16, description="Largest beam a request may ask.")
+    # -- life cycle -------------------------------------------------------------
+    grace_period_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM: readiness turns 503, new requests get 503, queued and "
+        "running ones finish for up to this long, then the process exits.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.max_timeout_s < self.request_timeout_s:
+            raise ValueError(
+                f"request_timeout_s ({self.request_timeout_s}) exceeds max_timeout_s "
+                f"({self.max_timeout_s}); raise ATTNSERVE_MAX_TIMEOUT_S or lower the default"
+            )
+        if self.max_queue < self.max_texts:
+            raise ValueError(
+                f"max_queue ({self.max_queue}) is smaller than max_texts ({self.max_texts}): "
+                "a full-size request could never be queued"
+            )
+        return self
+
+    @property
+    def max_wait_s(self) -> float:
+        return self.max_wait_ms / 1000.0
+
+
+def _parse_versions(text: str) -> dict[str, int]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, version = part.rpartition(":")
+        if not sep or not name or not version.isdigit() or int(version) < 1:
+            raise SettingsError(
+                f"{PREFIX}VERSIONS: {part!r} is not name:version (e.g. 'en-fr:1,sentiment:2')"
+            )
+        out[name] = int(version)
+    return out
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults ← ``ATTNSERVE_*`` environment ← ``overrides`` (CLI flags; None ignored)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = set(Settings.model_fields)
+    for key, raw in env.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in known:
+            close = ", ".join(sorted(f"{PREFIX}{k.upper()}" for k in known))
+            raise SettingsError(f"{key} is not a setting; the settings are: {close}")
+        values[name] = _parse_versions(raw) if name == "versions" else raw
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            var = f"{PREFIX}{where.upper()}" if where else "settings"
+            problems.append(f"{var}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the documented table."""
+    rows = []
+    for name, f in Settings.model_fields.items():
+        default = f.default_factory() if f.default_factory else f.default  # type: ignore[call-arg]
+        rows.append((f"{PREFIX}{name.upper()}", repr(default), f.description or ""))
+    return rows

@@ -1,0 +1,236 @@
+"""The batcher with a fake engine: closing rules, grouping, deadlines, cancellation,
+overload, engine errors and shutdown. Every future must be resolved on every path."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from service.engine.batcher import (
+    Batcher,
+    DeadlineExceeded,
+    Done,
+    EngineError,
+    Limits,
+    QueueFull,
+    ShuttingDown,
+)
+
+pytestmark = pytest.mark.anyio
+LONG = 60.0  # a max wait that never fires within a test
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class FakeEngine:
+    """Records each batch; can be held (to let a queue build up) or told to fail."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail_on: str | None = None
+        self.short_by = 0
+
+    def __call__(self, items: list[str]) -> Sequence[str]:
+        self.gate.wait(10)
+        self.batches.append(list(items))
+        if self.fail_on in items:
+            raise RuntimeError("boom")
+        return [s.upper() for s in items][: len(items) - self.short_by]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.drops: dict[str, int] = {}
+        self.sizes: list[int] = []
+        self.padded: list[int] = []
+
+    def batch(self, size: int, tokens: int, padded: int, seconds: float, ok: bool) -> None:
+        self.sizes.append(size)
+        self.padded.append(padded)
+
+    def queued(self, seconds: float) -> None:
+        pass
+
+    def dropped(self, reason: str, count: int) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + count
+
+    def depth(self, items: int) -> None:
+        pass
+
+
+def make(engine: FakeEngine, **limits: float) -> tuple[Batcher[str, str], Recorder]:
+    rec = Recorder()
+    b: Batcher[str, str] = Batcher(engine, Limits(**limits), observer=rec)  # type: ignore[arg-type]
+    b.start()
+    return b, rec
+
+
+async def settle(futures: Sequence[asyncio.Future[Done[str]]]) -> list[object]:
+    return list(await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 10))
+
+
+async def test_a_batch_closes_at_max_batch_size_without_waiting() -> None:
+    engine = FakeEngine()
+    b, rec = make(engine, max_batch_size=4, max_wait_s=LONG)
+    started = time.monotonic()
+    futures = b.submit([(f"t{i}", 3) for i in range(8)])
+    results = await settle(futures)
+    assert time.monotonic() - started < LONG / 2
+    assert rec.sizes == [4, 4]
+    assert [r.output for r in results] == [f"T{i}" for i in range(8)]  # type: ignore[attr-defined]
+    await b.close(1)
+
+
+async def test_a_batch_closes_at_max_padded_tokens() -> None:
+    engine = FakeEngine()
+    b, rec = make(engine, max_batch_size=100, max_batch_tokens=40, max_wait_s=LONG)
+    await settle(b.submit([(f"t{i}", 10) for i in range(8)]))
+    assert rec.sizes == [4, 4] and rec.padded == [40, 40]
+    await b.close(1)
+
+
+async def test_a_batch_closes_at_max_wait_when_not_full() -> None:
+    engine = FakeEngine()
+    b, rec = make(engine, max_batch_size=32, max_wait_s=0.05)
+    started = time.monotonic()
+    results = await settle(b.submit([("a", 2), ("b", 2)]))
+    waited = time.monotonic() - started
+    assert rec.sizes == [2]
+    assert 0.04 <= waited < 5
+    assert all(isinstance(r, Done) and r.batch_size == 2 for r in results)
+    await b.close(1)
+
+
+async def test_items_are_grouped_by_length_and_the_oldest_goes_first() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()  # hold the first batch so that the rest queue up together
+    b, _ = make(engine, max_batch_size=3, max_batch_tokens=10_000, max_wait_s=0)
+    first = b.submit([("first", 1)])
+    await asyncio.sleep(0.05)
+    lengths = {"l1": 50, "s1": 2, "l2": 52, "s2": 3, "l3": 51, "s3": 2}
+    rest = b.submit(list(lengths.items()))
+    engine.gate.set()
+    await settle(first + rest)
+    assert engine.batches[0] == ["first"]
+    grouped = [sorted(batch) for batch in engine.batches[1:]]
+    assert grouped == [["l1", "l2", "l3"], ["s1", "s2", "s3"]]  # l1 is older than s1
+    await b.close(1)
+
+
+async def test_items_with_different_keys_never_share_a_batch() -> None:
+    engine = FakeEngine()
+    b, _ = make(engine, max_batch_size=8, max_wait_s=0.01)
+    f1 = b.submit([("a", 1), ("b", 1)], key="beam4")
+    f2 = b.submit([("c", 1), ("d", 1)], key="beam1")
+    await settle(f1 + f2)
+    assert sorted(map(sorted, engine.batches)) == [["a", "b"], ["c", "d"]]
+    await b.close(1)
+
+
+async def test_an_expired_request_is_not_run() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()
+    b, rec = make(engine, max_batch_size=1, max_wait_s=0)
+    busy = b.submit([("busy", 1)])
+    await asyncio.sleep(0.02)
+    late = b.submit([("late", 1)], deadline=time.monotonic() + 0.05)
+    (outcome,) = await settle(late)  # resolved while the engine is still held
+    assert isinstance(outcome, DeadlineExceeded)
+    engine.gate.set()
+    await settle(busy)
+    assert engine.batches == [["busy"]]
+    assert rec.drops == {"deadline": 1}
+    await b.close(1)
+
+
+async def test_a_cancelled_request_is_dropped_before_it_runs() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()
+    b, rec = make(engine, max_batch_size=1, max_wait_s=0)
+    busy = b.submit([("busy", 1)])
+    await asyncio.sleep(0.02)
+    gone, kept = b.submit([("gone", 1)]), b.submit([("kept", 1)])
+    gone[0].cancel()  # the client disconnected
+    engine.gate.set()
+    await settle(busy + kept)
+    assert ["gone"] not in engine.batches and ["kept"] in engine.batches
+    assert rec.drops == {"cancelled": 1}
+    await b.close(1)
+
+
+async def test_a_full_queue_rejects_at_once_all_or_nothing() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()
+    b, rec = make(engine, max_batch_size=1, max_wait_s=0, max_queue=3)
+    running = b.submit([("run", 1)])
+    await asyncio.sleep(0.02)
+    queued = b.submit([("q1", 1), ("q2", 1)])
+    with pytest.raises(QueueFull, match="2 of 3"):
+        b.submit([("x", 1), ("y", 1)])
+    assert b.depth == 2  # nothing of the refused request was queued
+    engine.gate.set()
+    assert all(isinstance(r, Done) for r in await settle(running + queued))
+    assert rec.drops == {"queue_full": 2}
+    await b.close(1)
+
+
+async def test_an_engine_error_fails_only_its_batch() -> None:
+    engine = FakeEngine()
+    engine.fail_on = "bad"
+    b, _ = make(engine, max_batch_size=2, max_wait_s=LONG)
+    failed = await settle(b.submit([("bad", 1), ("x", 1)]))
+    assert all(isinstance(r, EngineError) and "boom" in str(r) for r in failed)
+    ok = await settle(b.submit([("y", 1), ("z", 1)]))
+    assert [r.output for r in ok] == ["Y", "Z"]  # type: ignore[attr-defined]
+    await b.close(1)
+
+
+async def test_one_output_per_input_is_checked() -> None:
+    engine = FakeEngine()
+    engine.short_by = 1
+    b, _ = make(engine, max_batch_size=2, max_wait_s=LONG)
+    results = await settle(b.submit([("a", 1), ("b", 1)]))
+    assert all(isinstance(r, EngineError) and "1 outputs for 2 inputs" in str(r) for r in results)
+    await b.close(1)
+
+
+async def test_shutdown_drains_queued_work_then_refuses() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()
+    b, _ = make(engine, max_batch_size=2, max_wait_s=0)
+    futures = b.submit([(f"t{i}", 1) for i in range(5)])
+    closing = asyncio.ensure_future(b.close(5))
+    await asyncio.sleep(0.02)
+    with pytest.raises(ShuttingDown):
+        b.submit([("late", 1)])
+    engine.gate.set()
+    await closing
+    assert [r.output for r in await settle(futures)] == [f"T{i}" for i in range(5)]  # type: ignore[attr-defined]
+
+
+async def test_shutdown_past_its_grace_resolves_every_future() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()  # the engine never finishes within the grace period
+    b, _ = make(engine, max_batch_size=1, max_wait_s=0)
+    futures = b.submit([(f"t{i}", 1) for i in range(3)])
+    await b.close(0.05)
+    results = await settle(futures)
+    assert all(isinstance(r, ShuttingDown) for r in results)  # the running one too
+    assert "while this ran" in str(results[0]) and "before this ran" in str(results[2])
+    engine.gate.set()
+
+
+def test_limits_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_batch_size"):
+        Limits(max_batch_size=0)
+    with pytest.raises(ValueError, match="max_wait_s"):
+        Limits(max_wait_s=-1)

@@ -1,0 +1,238 @@
+"""End to end: `attnserve serve` as a real uvicorn process on a free port, polled until
+ready; tritonclient against every V2 endpoint; concurrent requests really batched;
+bad input answered while serving; SIGTERM under load loses nothing."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
+
+from tests.service.api.test_v1 import BAD
+from tests.service.conftest import REPOSITORY
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    host_port: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(tmp: Path, **env: str) -> Server:
+    port = _free_port()
+    log = tmp / f"server-{port}.log"
+    variables = {**os.environ, "ATTNSERVE_MODEL_REPOSITORY": str(REPOSITORY), **env}
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)],
+            env=variables,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}/v2/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise TimeoutError(f"not ready in 90 s:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+def stop(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start(tmp_path_factory.mktemp("e2e"), ATTNSERVE_MAX_WAIT_MS="5")
+    yield s
+    stop(s)
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if m and ",".join(sorted((m.group(1) or "").split(","))) == want:
+            return float(m.group(2))
+    raise KeyError(f"{name}{{{want}}} not in /metrics")
+
+
+def test_classify_translate_and_attention_over_http(server: Server) -> None:
+    r = httpx.post(f"{server.url}/v1/classify", json={"texts": ["A moving film.", "Dull."]})
+    assert [x["label"] for x in r.json()["results"]] == ["positive", "negative"]
+    r = httpx.post(f"{server.url}/v1/translate", json={"texts": ["Save changes"]}, timeout=30)
+    assert r.json()["results"][0]["translation"] == "Enregistrer les modifications"
+    r = httpx.post(f"{server.url}/v1/attention", json={"model": "en-fr", "text": "Save changes"})
+    assert {m["kind"] for m in r.json()["attention"]} >= {"self", "cross"}
+    r = httpx.post(
+        f"{server.url}/v1/attention?format=png", json={"model": "sentiment", "text": "Fine."}
+    )
+    assert r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+    assert "compute;dur=" in r.headers["server-timing"]
+
+
+def test_tritonclient_on_every_v2_endpoint(server: Server) -> None:
+    client = triton.InferenceServerClient(server.host_port)
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.get_server_metadata()["name"] == "attnserve"
+    for model in ("sentiment", "en-fr"):
+        assert client.is_model_ready(model) and client.is_model_ready(model, "1")
+        assert client.get_model_metadata(model)["name"] == model
+        assert client.get_model_metadata(model, "1")["versions"] == ["1"]
+    assert not client.is_model_ready("sentiment", "2")
+
+    texts = np.array(["A moving, beautifully acted film.", "Dull, and far too long."], dtype=object)
+    text = triton.InferInput("text", [2], "BYTES")
+    text.set_data_from_numpy(texts)  # binary tensor data, as tritonclient sends by default
+    result = client.infer("sentiment", [text], request_id="r1")
+    assert result.as_numpy("label").tolist() == [b"positive", b"negative"]
+    probs = result.as_numpy("probabilities")
+    assert probs.shape == (2, 2) and probs.dtype == np.float32
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert result.get_response()["id"] == "r1"
+
+    top = client.infer(
+        "sentiment",
+        [text],
+        outputs=[triton.InferRequestedOutput("probabilities", class_count=1)],
+    ).as_numpy("probabilities")
+    assert top.shape == (2, 1) and top[0, 0].decode().endswith(":1:positive")
+
+    json_text = triton.InferInput("text", [1], "BYTES")
+    json_text.set_data_from_numpy(np.array(["Save changes"], dtype=object), binary_data=False)
+    out = client.infer(
+        "en-fr",
+        [json_text],
+        parameters={"beam_size": 2},
+        outputs=[triton.InferRequestedOutput("translation", binary_data=False)],
+        timeout=30_000_000,
+    )
+    assert out.as_numpy("translation").tolist() == ["Enregistrer les modifications"]
+
+    with pytest.raises(InferenceServerException, match="beam_size must be an integer from 1 to 8"):
+        client.infer("en-fr", [json_text], parameters={"beam_size": 12})
+    with pytest.raises(InferenceServerException, match="unknown model"):
+        client.infer("nope", [json_text])
+
+
+def test_concurrent_clients_are_batched(server: Server) -> None:
+    before = httpx.get(f"{server.url}/metrics").text
+    texts = [f"Review number {i}: the plot was {'great' if i % 2 else 'dull'}." for i in range(256)]
+
+    def call(i: int) -> int:
+        r = httpx.post(f"{server.url}/v1/classify", json={"texts": [texts[i]]}, timeout=60)
+        return r.status_code
+
+    with cf.ThreadPoolExecutor(32) as pool:
+        codes = list(pool.map(call, range(len(texts))))
+    assert codes == [200] * len(texts)
+    after = httpx.get(f"{server.url}/metrics").text
+    texts_run = _metric(after, "attnserve_batch_size_sum", model="sentiment") - _metric(
+        before, "attnserve_batch_size_sum", model="sentiment"
+    )
+    batches = _metric(after, "attnserve_batch_size_count", model="sentiment") - _metric(
+        before, "attnserve_batch_size_count", model="sentiment"
+    )
+    mean = texts_run / batches
+    print(
+        f"\n32 concurrent clients, {len(texts)} requests: {batches:.0f} batches, mean batch size {mean:.2f}"
+    )
+    assert texts_run == len(texts)
+    assert mean > 1.5, f"requests were not batched (mean batch size {mean:.2f})"
+
+
+@pytest.mark.parametrize(("path", "body", "status", "fragment"), BAD)
+def test_bad_input_over_http_while_serving(
+    server: Server, path: str, body: object, status: int, fragment: str
+) -> None:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r = httpx.post(
+        f"{server.url}{path}", content=content, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == status and fragment in r.json()["error"]["message"], r.text
+    assert (
+        httpx.post(f"{server.url}/v1/classify", json={"texts": ["still here"]}).status_code == 200
+    )
+
+
+def _in_flight(server: Server) -> float:
+    return _metric(httpx.get(f"{server.url}/metrics").text, "attnserve_requests_in_flight")
+
+
+def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
+    server = start(tmp_path, ATTNSERVE_GRACE_PERIOD_S="30")
+    try:
+        # A request whose body is still arriving: accepted, so the drain must wait for it.
+        body = json.dumps({"texts": ["The file could not be saved."]}).encode()
+        slow = socket.create_connection(("127.0.0.1", int(server.host_port.split(":")[1])))
+        slow.sendall(
+            b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.3)
+        texts = [
+            f"The file number {i} could not be saved because the disk is full." for i in range(24)
+        ]
+        with cf.ThreadPoolExecutor(24) as pool:
+            busy = [
+                pool.submit(
+                    httpx.post, f"{server.url}/v1/translate", json={"texts": [t]}, timeout=60
+                )
+                for t in texts
+            ]
+            deadline = time.monotonic() + 30
+            while _in_flight(server) < len(texts) + 1:  # every request accepted first
+                assert time.monotonic() < deadline, "requests never reached the server"
+                time.sleep(0.01)
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            assert httpx.get(f"{server.url}/v2/health/ready").status_code == 503
+            late = httpx.post(f"{server.url}/v1/classify", json={"texts": ["too late"]})
+            assert late.status_code == 503 and "shutting down" in late.json()["error"]["message"]
+            assert server.process.poll() is None  # still draining: the slow request is open
+            slow.sendall(body[10:])
+            reply = slow.recv(65536).decode()
+            assert reply.startswith("HTTP/1.1 200"), reply
+            codes = [f.result().status_code for f in busy]
+        assert codes == [200] * len(texts)
+        assert server.process.wait(30) == 0
+        assert "drained: no request in flight" in server.log.read_text()
+    finally:
+        slow.close()
+        stop(server)
