@@ -155,5 +155,11 @@ def describe() -> list[tuple[str, str, str]]:
     rows = []
     for name, f in Settings.model_fields.items():
         default = f.default_factory() if f.default_factory else f.default  # type: ignore[call-arg]
-        rows.append((f"{PREFIX}{name.upper()}", repr(default), f.description or ""))
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        elif isinstance(default, dict):
+            shown = ",".join(f"{k}:{v}" for k, v in default.items()) or "(none)"
+        else:
+            shown = str(default)
+        rows.append((f"{PREFIX}{name.upper()}", shown, f.description or ""))
     return rows

@@ -27,10 +27,7 @@ def _pick(out: dict[str, Any], kind: str | None, layer: int | None) -> tuple[dic
 
 def render(out: dict[str, Any], kind: str | None, layer: int | None, head: int | None) -> bytes:
     """PNG bytes of one map: a layer's head (or the mean of its heads), or the pooling."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe on worker threads
 
     m, kind = _pick(out, kind, layer)
     src = out["tokens"]
@@ -49,12 +46,14 @@ def render(out: dict[str, Any], kind: str | None, layer: int | None, head: int |
     # decoder_self keys are the decoder's inputs: <s>, then the target shifted by one
     cols = ["<s>", *out["target_tokens"][:-1]] if kind == "decoder_self" else src
     cell = 0.32
-    fig, ax = plt.subplots(
+    fig = Figure(
         figsize=(max(4.0, 1.5 + cell * len(cols)), max(2.0, 1.5 + cell * len(rows))), dpi=100
     )
+    ax = fig.subplots()
     image = ax.imshow(grid, cmap="viridis", vmin=0.0, aspect="auto")
-    ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    # tokens are data, not mathtext: "$" or "_" must print as they are
+    ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=8, parse_math=False)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8, parse_math=False)
     ax.set_xlabel("key (source)" if kind == "cross" else "key")
     ax.set_ylabel("query (target)" if kind == "cross" else "query")
     ax.set_title(title, fontsize=9)
@@ -62,5 +61,4 @@ def render(out: dict[str, Any], kind: str | None, layer: int | None, head: int |
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()

@@ -17,7 +17,6 @@ from attnserve.text.placeholders import Masked
 from attnserve.text.tokenizer import EOS_ID
 from service.runtime.beam import Hypothesis
 from service.runtime.classifier import ClassifierRuntime
-from service.runtime.session import pad
 from service.runtime.translator import Translation, TranslatorRuntime
 
 
@@ -131,14 +130,18 @@ class TranslatorHandler:
         length = self.defaults.max_length if length is None else length
         penalty = options.get("length_penalty")
         penalty = self.defaults.length_penalty if penalty is None else penalty
-        if not isinstance(beam, int) or not 1 <= beam <= self.max_beam:
+        if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= self.max_beam:
             raise InputError(
                 f"beam_size must be an integer from 1 to {self.max_beam}, got {beam!r}"
             )
         top = self.runtime.max_len - 1
-        if not isinstance(length, int) or not 1 <= length <= top:
+        if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= top:
             raise InputError(f"max_length must be an integer from 1 to {top}, got {length!r}")
-        if not isinstance(penalty, int | float) or not 0.0 <= penalty <= 4.0:
+        if (
+            isinstance(penalty, bool)
+            or not isinstance(penalty, int | float)
+            or not 0.0 <= penalty <= 4.0
+        ):
             raise InputError(f"length_penalty must be a number from 0 to 4, got {penalty!r}")
         return Decoding(beam, length, float(penalty))
 
@@ -194,7 +197,7 @@ class TranslatorHandler:
         return [_unmask_token(t, spans) for t in out]
 
     def warmup(self) -> None:
-        src = pad([[5, 6, EOS_ID]])[0][0].tolist()
+        src = [5, 6, EOS_ID]
         item = TranslateItem(src, Masked("", ()), Decoding(2, 4, 1.0))
         self.run([item])
         self.run([TranslateItem(src, Masked("", ()), item.decoding, [5, 6])])

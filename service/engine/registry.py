@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from service.engine.handlers import ClassifierHandler, TranslatorHandler
 from service.metrics import Metrics
 from service.repository import ModelVersion, RepositoryError, load, models, versions
 from service.runtime.classifier import ClassifierRuntime
+from service.runtime.session import ProviderLost
 from service.runtime.translator import TranslatorRuntime
 from service.settings import Settings
 
@@ -108,7 +110,7 @@ class Registry:
             if slot.ready:
                 assert slot.handler is not None
                 slot.batcher = Batcher(
-                    slot.handler.run,
+                    self._guarded(slot),
                     Limits(
                         self.settings.max_batch_size,
                         self.settings.max_batch_tokens,
@@ -163,6 +165,23 @@ class Registry:
             slot.state, slot.error = "failed", f"{type(e).__name__}: {e}"
             slot.task = slot.task or _declared_task(s.model_repository, slot)
             log.error("model %s failed to load: %s", slot.name, slot.error)
+
+    def _guarded(self, slot: Slot) -> Callable[[list[Any]], Any]:
+        """The handler's run; a provider fallback fails the batch and takes the model out
+        of service (a CUDA model silently running on CPU must not pass as healthy)."""
+        assert slot.handler is not None
+        run = slot.handler.run
+
+        def guarded(items: list[Any]) -> Any:
+            try:
+                return run(items)
+            except ProviderLost as e:
+                slot.state, slot.error = "failed", f"ProviderLost: {e}"
+                log.error("model %s taken out of service: %s", slot.name, e)
+                self._publish(slot)
+                raise
+
+        return guarded
 
     def _publish(self, slot: Slot) -> None:
         version = str(slot.version or "")

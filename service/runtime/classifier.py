@@ -11,7 +11,7 @@ from attnserve.batching import length_batches
 from attnserve.text.inputs import classifier_input
 from attnserve.text.tokenizer import SubwordTokenizer
 from service.repository import ModelVersion
-from service.runtime.session import create, pad
+from service.runtime.session import Runner, create, pad
 
 
 @dataclass
@@ -35,6 +35,7 @@ class ClassifierRuntime:
         self.model = model
         self.precision = model.config["precision"][device] if precision == "auto" else precision
         self.session = create(model.graph("classifier", self.precision), device, threads)
+        self._run = Runner(self.session, device)
         self.tokenizer = SubwordTokenizer.load(model.path / model.config["tokenizer"])
         self.labels: list[str] = list(model.config["labels"])
         self.max_len = int(model.config["max_input_tokens"])
@@ -50,7 +51,7 @@ class ClassifierRuntime:
         """One batch, as given (the caller groups by length)."""
         ids, mask = pad(seqs)
         names = ["logits", "attention", "pooling"] if attention else ["logits"]
-        out = self.session.run(names, {"input_ids": ids, "attention_mask": mask})
+        out = self._run(names, {"input_ids": ids, "attention_mask": mask})
         result = ClassifierOutput(softmax(out[0].astype(np.float32)))
         if attention:
             lengths = [len(s) for s in seqs]

@@ -33,6 +33,42 @@ def create(path: Path, device: str = "cpu", threads: int = 0) -> ort.InferenceSe
     return sess
 
 
+class ProviderLost(RuntimeError):
+    """The session no longer runs on the provider it was created for (ORT's Python wrapper
+    falls back to CPU for good after a CUDA failure inside ``run``)."""
+
+
+class Runner:
+    """``session.run`` that checks the provider after every call, and on CUDA binds inputs
+    and outputs through IOBinding (outputs allocated on the device, copied back once)."""
+
+    def __init__(self, session: ort.InferenceSession, device: str) -> None:
+        self.session = session
+        self.device = device
+        self.provider = session.get_providers()[0]
+        self.outputs = [o.name for o in session.get_outputs()]
+
+    def __call__(
+        self, names: Sequence[str] | None, feeds: dict[str, np.ndarray]
+    ) -> list[np.ndarray]:
+        wanted = list(names) if names is not None else self.outputs
+        if self.device == "cuda":
+            binding = self.session.io_binding()
+            for name, value in feeds.items():
+                binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            for name in wanted:
+                binding.bind_output(name, "cuda")
+            self.session.run_with_iobinding(binding)
+            out = list(binding.copy_outputs_to_cpu())
+        else:
+            out = list(self.session.run(wanted, feeds))
+        if self.session.get_providers()[0] != self.provider:
+            raise ProviderLost(
+                f"the session fell back from {self.provider} to {self.session.get_providers()[0]}"
+            )
+        return out
+
+
 def pad(seqs: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(B, T) int64 ids and 0/1 mask, right-padded (T ≥ 1)."""
     width = max(1, max((len(s) for s in seqs), default=1))

@@ -14,7 +14,7 @@ from attnserve.text.placeholders import Masked
 from attnserve.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
 from service.repository import ModelVersion
 from service.runtime.beam import Hypothesis, beam_search, log_softmax
-from service.runtime.session import create, pad
+from service.runtime.session import Runner, create, pad
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class TranslatorRuntime:
         self.precision = cfg["precision"][device] if precision == "auto" else precision
         self.encoder = create(model.graph("encoder", self.precision), device, threads)
         self.decoder = create(model.graph("decoder_step", self.precision), device, threads)
+        self._run_encoder = Runner(self.encoder, device)
+        self._run_decoder = Runner(self.decoder, device)
         self.tokenizer = SubwordTokenizer.load(model.path / cfg["tokenizer"])
         self.max_len = int(cfg["max_input_tokens"])
         cache = cfg["cache"]
@@ -53,12 +55,12 @@ class TranslatorRuntime:
         }
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k, v = self.encoder.run(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
+        k, v = self._run_encoder(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
         return k, v
 
     def _step(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         names = ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask")
-        logits, k, v = self.decoder.run(
+        logits, k, v = self._run_decoder(
             ["logits", "self_k_out", "self_v_out"], dict(zip(names, args, strict=True))
         )
         return logits, k, v
@@ -69,14 +71,14 @@ class TranslatorRuntime:
         """Every attention map for one source and a given target, in one decoder step
         with an empty cache: the target is fed after BOS (teacher forcing), EOS ends it."""
         src_ids, src_mask = pad([source])
-        k, v, enc_attn = self.encoder.run(None, {"src_ids": src_ids, "src_mask": src_mask})
+        k, v, enc_attn = self._run_encoder(None, {"src_ids": src_ids, "src_mask": src_mask})
         layers, heads, hs = self.cache_shape
         empty = np.zeros((layers, 1, heads, 0, hs), dtype=np.float32)
         tokens = np.array([[BOS_ID, *target]], dtype=np.int64)
         names = ["logits", "cross_attention"]
         if self.has_decoder_attention:
             names.append("self_attention")
-        logits, cross, *dec_attn = self.decoder.run(
+        logits, cross, *dec_attn = self._run_decoder(
             names,
             {
                 "tokens": tokens,

@@ -130,3 +130,22 @@ async def test_a_client_that_disconnects_is_dropped_before_its_work_runs(app: Fa
         'attnserve_requests_total{endpoint="classify",model="sentiment",outcome="cancelled"} 1.0'
         in metrics
     )
+
+
+async def test_a_provider_fallback_takes_the_model_out_of_service(app: FastAPI) -> None:
+    registry: Registry = app.state.registry
+    handler = registry.slots["sentiment"].handler
+    assert handler is not None
+    runner = handler.runtime._run  # type: ignore[union-attr]
+    runner.provider = "CUDAExecutionProvider"  # as if created on CUDA; ORT now reports CPU
+    async with _client(app) as client:
+        failed = await client.post("/v1/classify", json={"texts": ["one"]})
+        after = await client.post("/v1/classify", json={"texts": ["two"]})
+        models = {m["name"]: m for m in (await client.get("/v1/models")).json()["models"]}
+        metrics = (await client.get("/metrics")).text
+        translated = await client.post("/v1/translate", json={"texts": ["Save changes"]})
+    assert failed.status_code == 500 and "fell back from CUDAExecutionProvider" in failed.text
+    assert after.status_code == 503 and "ProviderLost" in after.json()["error"]["message"]
+    assert models["sentiment"]["state"] == "failed"
+    assert 'attnserve_model_ready{model="sentiment",version="1"} 0.0' in metrics
+    assert translated.status_code == 200  # the other model serves on

@@ -47,3 +47,9 @@ def test_every_setting_is_documented() -> None:
     rows = describe()
     assert len(rows) >= 20
     assert all(var.startswith("ATTNSERVE_") and text for var, _, text in rows)
+
+
+def test_the_readme_documents_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for var, default, _ in describe():
+        assert f"| `{var}` | `{default}` |" in readme, f"README lacks {var} (default {default})"

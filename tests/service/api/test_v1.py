@@ -77,11 +77,17 @@ def test_attention_of_the_translator_with_a_forced_target(client: TestClient) ->
     out = r.json()
     assert out["translation"] == "Enregistrer les modifications"
     s, t = len(out["tokens"]), len(out["target_tokens"])
-    kinds = {m["kind"] for m in out["attention"]}
-    assert {"self", "cross"} <= kinds
+    kinds = [m["kind"] for m in out["attention"]]
+    arch = load(REPOSITORY, "en-fr").config["architecture"]
+    assert kinds.count("self") == arch["enc_layers"]
+    assert kinds.count("cross") == kinds.count("decoder_self") == arch["dec_layers"]
+    shape = {"self": (s, s), "cross": (t, s), "decoder_self": (t, t)}
     for m in out["attention"]:
         w = np.array(m["weights"])
-        assert w.shape[1:] == ((s, s) if m["kind"] == "self" else (t, s))
+        assert w.shape == (arch["n_heads"], *shape[m["kind"]])
+        assert np.allclose(w.sum(-1), 1, atol=1e-3)
+        if m["kind"] == "decoder_self":
+            assert np.allclose(np.triu(w, 1), 0)  # causal: no step sees what follows
 
 
 def test_attention_without_target_uses_the_models_translation(client: TestClient) -> None:

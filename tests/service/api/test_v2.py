@@ -144,6 +144,15 @@ def test_translation_with_decoding_parameters(client: TestClient) -> None:
             400,
             "beam_size",
         ),
+        (
+            "en-fr",
+            {
+                "inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}],
+                "parameters": {"beam_size": True},
+            },
+            400,
+            "beam_size",
+        ),
     ],
 )
 def test_v2_errors_are_error_strings(

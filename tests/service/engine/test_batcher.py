@@ -98,6 +98,16 @@ async def test_a_batch_closes_at_max_padded_tokens() -> None:
     await b.close(1)
 
 
+async def test_an_item_over_the_token_budget_runs_alone_and_does_not_stall() -> None:
+    engine = FakeEngine()
+    b, rec = make(engine, max_batch_size=8, max_batch_tokens=100, max_wait_s=0.05)
+    results = await settle(b.submit([("huge", 500), ("small", 10)]))
+    assert all(isinstance(r, Done) for r in results)
+    assert sorted(rec.padded) == [10, 500]
+    assert sorted(map(sorted, engine.batches)) == [["huge"], ["small"]]
+    await b.close(1)
+
+
 async def test_a_batch_closes_at_max_wait_when_not_full() -> None:
     engine = FakeEngine()
     b, rec = make(engine, max_batch_size=32, max_wait_s=0.05)
