@@ -4,12 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve demo demo-train test lint typecheck unit data train-default models clean
+.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[serve,train,dev]'
+	$(BIN)/pip install -q -e '.[serve,train,dev,loadtest]'
 	touch $(STAMP)
 
 ## serve: the service on the committed default models, http://127.0.0.1:8000 (docs at /docs).
@@ -57,8 +57,18 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+## system-deps: Debian tools the deployment tests run for real (Prometheus, promtool,
+## docker-compose for `config`); installed only when missing (needs root and apt-get).
+SYSTEM_TOOLS := prometheus promtool docker-compose
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null; \
+	fi
+
 ## test: lint + types + the whole test suite.
-test: lint typecheck unit
+test: system-deps lint typecheck unit
 
 data: $(STAMP)
 	$(BIN)/attnserve data

@@ -219,6 +219,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the service answers ready (the images' HEALTHCHECK); 1 otherwise."""
+    import os
+    import urllib.error
+    import urllib.request
+
+    port = args.port or int(os.environ.get("ATTNSERVE_PORT", "8000"))
+    url = args.url or f"http://127.0.0.1:{port}/v2/health/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as r:
+            ok = r.status == 200
+    except (urllib.error.URLError, OSError) as e:
+        print(f"not ready: {url}: {e}", file=sys.stderr)
+        return 1
+    print(f"ready: {url}" if ok else f"not ready: {url}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnserve",
@@ -372,6 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="execution provider")
     p.add_argument("--settings", action="store_true", help="print every setting and exit")
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser(
+        "health",
+        help="exit 0 if the service is ready (for container health checks)",
+        description="GET /v2/health/ready on the local service; exit 0 when it answers 200.",
+    )
+    p.add_argument("--port", type=int, help="default: $ATTNSERVE_PORT or 8000")
+    p.add_argument("--url", help="full readiness URL (overrides --port)")
+    p.add_argument("--timeout", type=float, default=2.0)
+    p.set_defaults(func=_cmd_health)
     return parser
 
 

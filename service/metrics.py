@@ -90,8 +90,16 @@ class Metrics:
         )
         self.model_info = Gauge(
             "attnserve_model_info",
-            "1 per loaded model: its active execution provider and precision.",
-            ["model", "version", "provider", "precision"],
+            "1 per loaded model: the device asked for, the active execution provider and the "
+            "precision.",
+            ["model", "version", "device", "provider", "precision"],
+            registry=r,
+        )
+        self.provider_fallbacks = Counter(
+            "attnserve_provider_fallbacks",
+            "Sessions that lost their execution provider (CUDA → CPU) while serving; the "
+            "model is taken out of service. Alert on any increase.",
+            ["model"],
             registry=r,
         )
         self.in_flight = Gauge(

@@ -176,6 +176,7 @@ class Registry:
             try:
                 return run(items)
             except ProviderLost as e:
+                self.metrics.provider_fallbacks.labels(slot.name).inc()
                 slot.state, slot.error = "failed", f"ProviderLost: {e}"
                 log.error("model %s taken out of service: %s", slot.name, e)
                 self._publish(slot)
@@ -188,7 +189,7 @@ class Registry:
         self.metrics.model_ready.labels(slot.name, version).set(1 if slot.ready else 0)
         if slot.ready:
             self.metrics.model_info.labels(
-                slot.name, version, slot.provider or "", slot.precision or ""
+                slot.name, version, slot.device or "", slot.provider or "", slot.precision or ""
             ).set(1)
 
     async def close(self, grace_s: float) -> None:

@@ -148,4 +148,5 @@ async def test_a_provider_fallback_takes_the_model_out_of_service(app: FastAPI) 
     assert after.status_code == 503 and "ProviderLost" in after.json()["error"]["message"]
     assert models["sentiment"]["state"] == "failed"
     assert 'attnserve_model_ready{model="sentiment",version="1"} 0.0' in metrics
+    assert 'attnserve_provider_fallbacks_total{model="sentiment"} 1.0' in metrics
     assert translated.status_code == 200  # the other model serves on
