@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models clean
+.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,13 +52,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy attnserve models export service benchmarks
+	$(BIN)/mypy attnserve models export service benchmarks loadtest
 
 unit: $(STAMP)
 	$(BIN)/pytest
 
 ## system-deps: Debian tools the deployment tests run for real (Prometheus, promtool,
 ## docker-compose for `config`); installed only when missing (needs root and apt-get).
+## The Kubernetes tests also need kubectl ≥ 1.27 (`kubectl kustomize`, kustomize v5), which
+## these machines ship; Debian's own kubernetes-client (1.20) is too old for the manifests.
 SYSTEM_TOOLS := prometheus promtool docker-compose
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
@@ -66,9 +68,19 @@ system-deps:
 	  echo "installing Debian packages for:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null; \
 	fi
+	@command -v kubectl >/dev/null || echo "kubectl not found: the Kubernetes tests will fail; install kubectl >= 1.27 (https://kubernetes.io/docs/tasks/tools/)"
 
 ## test: lint + types + the whole test suite.
 test: system-deps lint typecheck unit
+
+## loadtest: a headless locust run against a running service, reports in reports/
+## (URL, USERS, DURATION below; the mix and shape from LOADTEST_* variables, see docs/loadtest.md).
+URL      ?= http://127.0.0.1:8000
+USERS    ?= 32
+DURATION ?= 1m
+loadtest: $(STAMP)
+	LOADTEST_DATA=$${LOADTEST_DATA:-data} $(BIN)/locust -f loadtest/locustfile.py --headless \
+	  -H $(URL) -u $(USERS) -r 8 -t $(DURATION) --csv reports/loadtest --html reports/loadtest.html
 
 data: $(STAMP)
 	$(BIN)/attnserve data

@@ -117,3 +117,27 @@ def test_prometheus_answers_over_the_service_histograms(service: Server, prometh
     assert len(group["rules"]) == 6 and all(r["health"] == "ok" for r in group["rules"])
     up = _query(prometheus, 'up{job="attnserve"}')
     assert [float(r["value"][1]) for r in up] == [1.0]
+
+
+def test_the_prometheus_adapter_rule_is_answered(service: Server, prometheus: str) -> None:
+    """The query the Kubernetes HPA's custom metric comes from (kubernetes/overlays/
+    queue-autoscaling), with the adapter's templates filled in as it would for one pod."""
+    values = yaml.safe_load(
+        (ROOT / "kubernetes/overlays/queue-autoscaling/prometheus-adapter-values.yaml").read_text()
+    )
+    (rule,) = values["rules"]["custom"]
+    series = rule["seriesQuery"].split("{")[0]
+    promql = (
+        rule["metricsQuery"]
+        .replace("<<.Series>>", series)
+        .replace("<<.LabelMatchers>>", f'instance="{service.host_port}"')
+        .replace("<<.GroupBy>>", "instance")
+    )
+    httpx.post(f"{service.url}/v1/classify", json={"texts": ["warm"]})
+    deadline = time.monotonic() + 30
+    while not (result := _query(prometheus, promql)):
+        assert time.monotonic() < deadline, f"no answer to {promql}"
+        time.sleep(0.5)
+    print(f"\nadapter query {promql} → {result}")
+    assert [r["metric"] for r in result] == [{"instance": service.host_port}]
+    assert float(result[0]["value"][1]) >= 0
