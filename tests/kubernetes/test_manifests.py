@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from kubernetes_validate import utils as k8s
 
 from service.app import create_app
-from service.settings import load_settings
+from service.settings import Settings, load_settings
 from tests.docker.tools import tool
 from tests.service.conftest import wait_ready
 
@@ -99,7 +99,9 @@ def _answers_200(path: str) -> bool:
         return client.get(path).status_code == 200
 
 
-def _check_pod_contract(spec: dict[str, Any], container: dict[str, Any], env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _check_pod_contract(
+    spec: dict[str, Any], container: dict[str, Any], env: dict[str, str]
+) -> Settings:
     """What every attnserve pod needs, wherever it is declared."""
     settings = load_settings(
         environ={k: v for k, v in env.items() if k.startswith("ATTNSERVE_")}
