@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from locust import HttpUser, LoadTestShape, between, constant, constant_throughput, events, task
@@ -46,11 +47,8 @@ def _say_what_is_sent(**_: object) -> None:
     print(f"attnserve load test: {where}; mix {WEIGHTS}", flush=True)
 
 
-def _check(response, what: str) -> None:  # type: ignore[no-untyped-def]
-    if response.status_code != 200:
-        response.failure(f"{what}: {response.status_code} {response.text[:200]}")
-    else:
-        response.success()
+def _v2_text(texts: list[str]) -> dict[str, object]:
+    return {"name": "text", "datatype": "BYTES", "shape": [len(texts)], "data": texts}
 
 
 class AttnserveUser(HttpUser):
@@ -63,72 +61,51 @@ class AttnserveUser(HttpUser):
     else:
         wait_time = constant(0)
 
+    def _post(self, path: str, body: Mapping[str, object], name: str) -> None:
+        """One request; anything but a 200 is a failure that names the status and message."""
+        with self.client.post(path, json=body, name=name, catch_response=True) as r:
+            if r.status_code == 200:
+                r.success()
+            else:
+                r.failure(f"{name}: {r.status_code} {r.text[:200]}")
+
     @task(WEIGHTS["classify_short"])
     def classify_short(self) -> None:
         body = {"texts": [random.choice(CORPUS.short_reviews)]}
-        with self.client.post(
-            "/v1/classify", json=body, name="classify short", catch_response=True
-        ) as r:
-            _check(r, "classify")
+        self._post("/v1/classify", body, "classify short")
 
     @task(WEIGHTS["classify_long"])
     def classify_long(self) -> None:
         body = {"texts": [random.choice(CORPUS.long_reviews)], "truncate": True}
-        with self.client.post(
-            "/v1/classify", json=body, name="classify long", catch_response=True
-        ) as r:
-            _check(r, "classify")
+        self._post("/v1/classify", body, "classify long")
 
     @task(WEIGHTS["translate_greedy"])
     def translate_greedy(self) -> None:
         body = {"texts": [random.choice(CORPUS.sources)], "beam_size": 1, "truncate": True}
-        with self.client.post(
-            "/v1/translate", json=body, name="translate greedy", catch_response=True
-        ) as r:
-            _check(r, "translate")
+        self._post("/v1/translate", body, "translate greedy")
 
     @task(WEIGHTS["translate_beam"])
     def translate_beam(self) -> None:
         body = {"texts": [random.choice(CORPUS.sources)], "beam_size": 4, "truncate": True}
-        with self.client.post(
-            "/v1/translate", json=body, name="translate beam 4", catch_response=True
-        ) as r:
-            _check(r, "translate")
+        self._post("/v1/translate", body, "translate beam 4")
 
     @task(WEIGHTS["attention"])
     def attention(self) -> None:
         body = {"model": "sentiment", "text": random.choice(CORPUS.short_reviews), "truncate": True}
-        with self.client.post(
-            "/v1/attention", json=body, name="attention", catch_response=True
-        ) as r:
-            _check(r, "attention")
+        self._post("/v1/attention", body, "attention")
 
     @task(WEIGHTS["v2_classify"])
     def v2_classify(self) -> None:
-        texts = random.sample(CORPUS.short_reviews, 2)
-        body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": texts}]}
-        with self.client.post(
-            "/v2/models/sentiment/infer", json=body, name="v2 infer sentiment", catch_response=True
-        ) as r:
-            _check(r, "v2 infer")
+        body = {"inputs": [_v2_text(random.sample(CORPUS.short_reviews, 2))]}
+        self._post("/v2/models/sentiment/infer", body, "v2 infer sentiment")
 
     @task(WEIGHTS["v2_translate"])
     def v2_translate(self) -> None:
         body = {
-            "inputs": [
-                {
-                    "name": "text",
-                    "datatype": "BYTES",
-                    "shape": [1],
-                    "data": [random.choice(CORPUS.sources)],
-                }
-            ],
+            "inputs": [_v2_text([random.choice(CORPUS.sources)])],
             "parameters": {"beam_size": 2},
         }
-        with self.client.post(
-            "/v2/models/en-fr/infer", json=body, name="v2 infer en-fr", catch_response=True
-        ) as r:
-            _check(r, "v2 infer")
+        self._post("/v2/models/en-fr/infer", body, "v2 infer en-fr")
 
 
 if PLAN.shape:
