@@ -1,0 +1,80 @@
+"""Baselines measured in the benchmark process itself, on the same texts as the service.
+
+- ``classifier_ceiling``: ONNX Runtime alone on the served classifier graph — texts
+  tokenised beforehand, sorted by length, cut into batches of the best size, run back to
+  back. Nothing a server adds (HTTP, JSON, queueing, tokenising); the most the engine does
+  on this machine.
+- ``reference_decoder``: the PyTorch reference decoder (``models/decoding.py``) on the
+  served translator's weights, in batches of 32 sentences in arrival order, as a user of
+  the PyTorch model would run it: generated tokens per second.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from service.repository import load as load_version
+from service.runtime.classifier import ClassifierRuntime
+
+
+def classifier_ceiling(
+    repository: Path,
+    texts: list[str],
+    seconds: float = 3.0,
+    batch_sizes: tuple[int, ...] = (8, 16, 32, 64),
+    threads: int = 0,
+) -> dict[str, Any]:
+    runtime = ClassifierRuntime(load_version(repository, "sentiment"), threads=threads)
+    seqs = sorted(runtime.encode(texts), key=len)
+    real = sum(len(s) for s in seqs)
+    per_size = {}
+    for size in batch_sizes:
+        batches = [seqs[i : i + size] for i in range(0, len(seqs), size)]
+        runtime.run(batches[0])  # warm-up
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            for batch in batches:
+                runtime.run(batch)
+            done += len(seqs)
+        elapsed = time.perf_counter() - started
+        padded = sum(len(b) * len(b[-1]) for b in batches)
+        per_size[size] = {
+            "texts_per_s": round(done / elapsed, 1),
+            "padded_over_real": round(padded / real, 4),
+        }
+    best = max(per_size, key=lambda s: per_size[s]["texts_per_s"])
+    return {"best_batch_size": best, **per_size[best], "by_batch_size": per_size}
+
+
+def reference_decoder(
+    repository: Path, texts: list[str], beam: int, batch: int = 32, threads: int = 0
+) -> dict[str, Any]:
+    import torch
+
+    from attnserve.text.inputs import translator_source
+    from benchmarks import torch_models
+    from models.decoding import beam_search
+
+    if threads:
+        torch.set_num_threads(threads)
+    model, tok, config = torch_models.load(repository, "en-fr")
+    max_len = int(config["max_input_tokens"])
+    sources = [translator_source(tok.encode_masked(t)[0], max_len) for t in texts]
+    tokens, started = 0, time.perf_counter()
+    for start in range(0, len(sources), batch):  # arrival order, `batch` at a time
+        rows = sources[start : start + batch]
+        width = max(len(r) for r in rows)
+        src = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            src[i, : len(r)] = torch.tensor(r)
+        hyps = beam_search(model, src, (src != 0).long(), beam=beam, max_len=max_len)
+        tokens += sum(len(h.tokens) for h in hyps)
+    elapsed = time.perf_counter() - started
+    return {
+        "sentences": len(texts),
+        "generated_tokens": tokens,
+        "seconds": round(elapsed, 3),
+        "tokens_per_s": round(tokens / elapsed, 1),
+    }

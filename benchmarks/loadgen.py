@@ -1,0 +1,205 @@
+"""A load generator that costs little CPU: raw HTTP/1.1 over asyncio streams, keep-alive
+connections, requests encoded once before the run.
+
+- ``closed_loop``: N clients, each sends its next request as soon as its answer arrives
+  (fixed concurrency; throughput is what the server sustains at that concurrency).
+- ``open_loop``: requests arrive on a Poisson schedule at a fixed rate, whether or not
+  earlier ones were answered (what real traffic does). Latency counts from the *scheduled*
+  arrival, so a server that falls behind is charged for the wait (no coordinated omission).
+
+Both return a ``Point``: throughput and latency percentiles of the answered requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def encode(host_port: str, path: str, body: Any) -> bytes:
+    """One POST, ready to write to a keep-alive connection."""
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+class HttpError(RuntimeError):
+    """The server answered something this client cannot read as HTTP/1.1."""
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        """(status, body) of one request on this connection."""
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            status = int(lines[0].split(" ", 2)[1])
+        except (IndexError, ValueError):
+            raise HttpError(f"not an HTTP status line: {lines[0]!r}") from None
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        if "content-length" in headers:
+            return status, await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("transfer-encoding") == "chunked":
+            body = bytearray()
+            while size := int((await self.reader.readuntil(b"\r\n")).strip(), 16):
+                body += await self.reader.readexactly(size + 2)
+                del body[-2:]
+            await self.reader.readuntil(b"\r\n")
+            return status, bytes(body)
+        raise HttpError("response without Content-Length or chunked encoding")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass
+class Point:
+    """One measured point of a sweep."""
+
+    mode: str  # "closed" or "open"
+    load: float  # concurrency, or offered requests per second
+    seconds: float
+    sent: int
+    ok: int
+    errors: dict[str, int] = field(default_factory=dict)  # status (or exception) → count
+    latencies: list[float] = field(default_factory=list, repr=False)  # answered 200s, seconds
+
+    @property
+    def throughput(self) -> float:
+        """Answered (200) requests per second."""
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "load": self.load,
+            "seconds": round(self.seconds, 3),
+            "sent": self.sent,
+            "ok": self.ok,
+            "errors": self.errors,
+            "throughput": round(self.throughput, 2),
+            **{
+                f"p{int(q * 100)}_ms": round(self.percentile(q) * 1000, 2)
+                for q in (0.5, 0.95, 0.99)
+            },
+        }
+
+
+class _Recorder:
+    def __init__(self, mode: str, load: float) -> None:
+        self.point = Point(mode, load, 0.0, 0, 0)
+
+    def record(self, status: int | str, latency: float) -> None:
+        if status == 200:
+            self.point.ok += 1
+            self.point.latencies.append(latency)
+        else:
+            key = str(status)
+            self.point.errors[key] = self.point.errors.get(key, 0) + 1
+
+
+async def _send(conn: Connection, raw: bytes) -> int | str:
+    try:
+        status, _ = await conn.request(raw)
+        return status
+    except (OSError, asyncio.IncompleteReadError, HttpError) as e:
+        return type(e).__name__
+
+
+async def closed_loop(
+    host: str, port: int, requests: Sequence[bytes], concurrency: int, seconds: float
+) -> Point:
+    """``concurrency`` clients send requests (cycling through ``requests``) for ``seconds``."""
+    rec = _Recorder("closed", concurrency)
+    started = time.perf_counter()
+    deadline = started + seconds
+    counter = iter(range(1 << 62))
+
+    async def client() -> None:
+        conn = await Connection.open(host, port)
+        try:
+            while time.perf_counter() < deadline:
+                raw = requests[next(counter) % len(requests)]
+                t0 = time.perf_counter()
+                rec.point.sent += 1
+                status = await _send(conn, raw)
+                rec.record(status, time.perf_counter() - t0)
+                if not isinstance(status, int):  # the connection broke: open another
+                    conn.close()
+                    conn = await Connection.open(host, port)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    rec.point.seconds = time.perf_counter() - started
+    return rec.point
+
+
+async def open_loop(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    rate: float,
+    seconds: float,
+    max_connections: int = 512,
+    seed: int = 0,
+) -> Point:
+    """Poisson arrivals at ``rate`` per second for ``seconds``; every request is answered
+    (or fails) before this returns. Up to ``max_connections`` requests in flight: beyond
+    that an arrival waits for a connection, and its latency includes the wait."""
+    rec = _Recorder("open", rate)
+    rng = random.Random(seed)
+    idle: list[Connection] = []
+    slots = asyncio.Semaphore(max_connections)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(raw: bytes, scheduled: float) -> None:
+        async with slots:
+            conn = idle.pop() if idle else await Connection.open(host, port)
+            status = await _send(conn, raw)
+            rec.record(status, time.perf_counter() - scheduled)
+            if isinstance(status, int):
+                idle.append(conn)
+            else:
+                conn.close()
+
+    started = time.perf_counter()
+    scheduled, i = started, 0
+    while scheduled < started + seconds:
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(requests[i % len(requests)], scheduled)))
+        rec.point.sent += 1
+        i += 1
+        scheduled += rng.expovariate(rate)
+    await asyncio.gather(*tasks)
+    rec.point.seconds = time.perf_counter() - started
+    for conn in idle:
+        conn.close()
+    return rec.point

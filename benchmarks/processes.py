@@ -1,0 +1,139 @@
+"""The servers a benchmark drives, each a real process on a free loopback port: attnserve
+itself (any settings) and the naive baseline. Start-up is timed to the first 200 from the
+readiness route; resident memory is read from /proc."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    startup_s: float
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def memory_mib(self) -> dict[str, float]:
+        """Resident memory now and at its peak (VmRSS, VmHWM), MiB."""
+        fields = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+        return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def _start(name: str, cmd: list[str], port: int, env: dict[str, str], logs: Path) -> Server:
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}.log"
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    ready = f"http://127.0.0.1:{port}/v2/health/ready"
+    deadline = time.monotonic() + 120
+    with httpx.Client(timeout=1) as client:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited during start-up:\n{log.read_text()[-3000:]}")
+            try:
+                if client.get(ready).status_code == 200:
+                    return Server(name, process, port, time.perf_counter() - started, log)
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                process.kill()
+                raise TimeoutError(f"{name} not ready in 120 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.01)
+
+
+def start_service(name: str, repository: Path, logs: Path, **settings: str) -> Server:
+    """``attnserve serve`` with ``ATTNSERVE_<KEY>=value`` for each setting given."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATTNSERVE_")}
+    env.update({f"ATTNSERVE_{k.upper()}": v for k, v in settings.items()})
+    env.update(ATTNSERVE_MODEL_REPOSITORY=str(repository), ATTNSERVE_LOG_LEVEL="warning")
+    cmd = [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)]
+    return _start(name, cmd, port, env, logs)
+
+
+def start_naive(repository: Path, logs: Path, threads: int) -> Server:
+    """The naive baseline (loadtest/baselines/naive.py): PyTorch eager, one request at a time."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "loadtest.baselines.naive", "--port", str(port)]
+    cmd += ["--repository", str(repository), "--threads", str(threads)]
+    return _start("naive", cmd, port, dict(os.environ), logs)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of /metrics: (name, sorted labels) → value."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def delta(
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    after: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    name: str,
+    **labels: str,
+) -> float:
+    """The change of a metric (summed over the labels not given) between two scrapes."""
+    want = set(labels.items())
+
+    def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+        return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+    return total(after) - total(before)
+
+
+def histogram(
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    after: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    name: str,
+    model: str,
+) -> dict[str, float]:
+    """Per-bucket counts (not cumulative) of a histogram between two scrapes: le → count."""
+    edges = sorted(
+        {dict(ls)["le"] for (n, ls) in after if n == f"{name}_bucket"},
+        key=lambda le: float(le),
+    )
+    cumulative = [delta(before, after, f"{name}_bucket", model=model, le=le) for le in edges]
+    return {
+        le: c - (cumulative[i - 1] if i else 0.0)
+        for i, (le, c) in enumerate(zip(edges, cumulative, strict=True))
+    }
