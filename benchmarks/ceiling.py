@@ -56,10 +56,12 @@ def reference_decoder(
     from attnserve.text.inputs import translator_source
     from benchmarks import torch_models
     from models.decoding import beam_search
+    from models.translator import Translator
 
     if threads:
         torch.set_num_threads(threads)
     model, tok, config = torch_models.load(repository, "en-fr")
+    assert isinstance(model, Translator)
     max_len = int(config["max_input_tokens"])
     sources = [translator_source(tok.encode_masked(t)[0], max_len) for t in texts]
     tokens, started = 0, time.perf_counter()

@@ -24,6 +24,7 @@ from attnserve.text.inputs import classifier_input, translator_source
 from attnserve.text.tokenizer import BOS_ID, SubwordTokenizer
 from models import checkpoint
 from models.checkpoint import TASKS
+from models.translator import Translator
 
 GRAPHS = {"classification": ("classifier",), "translation": ("encoder", "decoder_step")}
 TOLERANCE = 1e-4
@@ -138,6 +139,7 @@ def _check(model: nn.Module, tok: SubwordTokenizer, config: dict[str, Any], fold
         bos = np.full((len(rows), 1), BOS_ID, dtype=np.int64)
         feeds = {"tokens": bos, "self_k": empty, "self_v": empty, "cross_k": k, "cross_v": v}
         logits = dec.run(["logits"], {**feeds, "src_mask": mask})[0]
+        assert isinstance(model, Translator)
         with torch.no_grad():
             tk, tv, _ = model.encode(torch.from_numpy(x), torch.from_numpy(mask))
             e = torch.from_numpy(empty)
