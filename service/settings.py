@@ -61,10 +61,12 @@ class Settings(BaseModel):
         "beam rows). Caps memory; a larger batch waits for the next one.",
     )
     max_wait_ms: float = Field(
-        5.0,
+        0.0,
         ge=0,
-        description="How long the oldest queued text may wait for others to join its batch. "
-        "Raise it for throughput, lower it for latency at low load.",
+        description="How long the oldest queued text may wait for others to join its batch "
+        "when the engine is free. 0: a batch leaves as soon as the engine is free, and the "
+        "texts that arrive while it runs make up the next one (measured best here: "
+        "docs/PERFORMANCE.md). Raise it only where a measurement shows bigger batches pay.",
     )
     max_queue: int = Field(
         1024,

@@ -28,7 +28,7 @@ Out = TypeVar("Out")  # one output per item
 class Limits:
     max_batch_size: int = 32
     max_batch_tokens: int = 8192
-    max_wait_s: float = 0.005
+    max_wait_s: float = 0.0
     max_queue: int = 512
 
     def __post_init__(self) -> None:

@@ -39,7 +39,8 @@ def _sentiment(metrics: str, name: str) -> float:
 
 
 def test_locust_smoke_run(corpora: Path, tmp_path: Path) -> None:
-    server = start(tmp_path)
+    # a 5 ms window, so that requests at this modest rate meet in batches
+    server = start(tmp_path, ATTNSERVE_MAX_WAIT_MS="5")
     try:
         before = httpx.get(f"{server.url}/metrics").text
         reports = tmp_path / "reports"

@@ -1,0 +1,348 @@
+"""``attnserve bench``: how close the service gets to the engine's ceiling, and how far
+ahead of what users would otherwise run — measured in one run, on the same texts.
+
+Every system is a real process on loopback (or the service at ``--url``): attnserve with
+its defaults, attnserve with batching off (``ATTNSERVE_MAX_BATCH_SIZE=1``) and the naive
+PyTorch endpoint (loadtest/baselines/naive.py). Ratios against the ceiling and the
+reference decoder are measured in interleaved rounds (baseline, service, baseline, …) and
+their median is reported: this machine is shared and its speed drifts by tens of percent
+between minutes, so only figures taken side by side are compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import ceiling, loadgen, processes, workloads
+from benchmarks.processes import Server
+
+
+@dataclass
+class Options:
+    repository: Path = Path("model_repository")
+    data: Path = Path("data")
+    out: Path = Path("bench-results")
+    url: str | None = None  # an already running service: no start-up, no batching-off run
+    seconds: float = 4.0  # per sweep point
+    rounds: int = 3  # interleaved rounds for each ratio
+    concurrency: tuple[int, ...] = (1, 4, 16, 64)
+    rates: tuple[float, ...] = (50, 100, 200, 400, 800)
+    bulk: int = 32  # texts per request of the bulk workload
+    sentences: int = 64  # translation sentences per reference-decoder round
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class Target:
+    name: str
+    measured: float
+    goal: float
+    higher_is_better: bool = True
+    detail: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.measured >= self.goal if self.higher_is_better else self.measured <= self.goal
+
+
+@dataclass
+class Report:
+    machine: dict[str, Any]
+    options: dict[str, Any]
+    startup: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sweeps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    batching: dict[str, Any] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "targets"}
+        d["targets"] = [{**t.__dict__, "met": t.met} for t in self.targets]
+        return d
+
+
+def _machine() -> dict[str, Any]:
+    import onnxruntime
+
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    import os
+
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "providers": onnxruntime.get_available_providers(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+class Bench:
+    def __init__(self, opts: Options) -> None:
+        self.o = opts
+        self.report = Report(
+            _machine(), {k: str(v) for k, v in opts.__dict__.items() if k != "log"}
+        )
+        self.logs = opts.out / "logs"
+        self.step = 0
+
+    # -- plumbing ---------------------------------------------------------------
+    def say(self, text: str) -> None:
+        self.step += 1
+        self.o.log(f"[{self.step:2d}] {text}")
+
+    @contextmanager
+    def server(self, name: str, **settings: str) -> Iterator[Server | None]:
+        """A fresh server process (None for --url: the caller uses the URL)."""
+        if self.o.url is not None and name == "service":
+            yield None
+            return
+        if name == "naive":
+            s = processes.start_naive(self.o.repository, self.logs, threads=0)
+        else:
+            s = processes.start_service(name, self.o.repository, self.logs, **settings)
+        self.report.startup[name] = {"seconds": round(s.startup_s, 3)}
+        self.say(f"{name}: ready {s.startup_s:.2f} s after start")
+        try:
+            yield s
+        finally:
+            self.report.startup[name].update(s.memory_mib())
+            s.stop()
+
+    def _target(self, s: Server | None) -> tuple[str, int, str]:
+        url = s.url if s is not None else str(self.o.url)
+        host_port = url.split("://", 1)[1].rstrip("/")
+        host, _, port = host_port.partition(":")
+        return host, int(port or 80), url
+
+    def _requests(self, s: Server | None, w: workloads.Workload) -> list[bytes]:
+        host, port, _ = self._target(s)
+        return [loadgen.encode(f"{host}:{port}", w.path, b) for b in w.bodies()]
+
+    def point(
+        self, s: Server | None, w: workloads.Workload, mode: str, load: float, seconds: float
+    ) -> dict[str, Any]:
+        host, port, url = self._target(s)
+        reqs = self._requests(s, w)
+        before = processes.scrape(url) if s is None or s.name != "naive" else {}
+        if mode == "closed":
+            p = asyncio.run(loadgen.closed_loop(host, port, reqs, int(load), seconds))
+        else:
+            p = asyncio.run(loadgen.open_loop(host, port, reqs, load, seconds))
+        row = {"workload": w.name, **p.summary()}
+        row["texts_per_s"] = round(p.throughput * w.texts_per_request, 1)
+        if before:
+            after = processes.scrape(url)
+            row.update(self._server_side(before, after, w.model, p.seconds))
+        return row
+
+    @staticmethod
+    def _server_side(before: Any, after: Any, model: str, seconds: float) -> dict[str, Any]:
+        d = processes.delta
+        batches = d(before, after, "attnserve_batch_size_count", model=model)
+        texts = d(before, after, "attnserve_batch_size_sum", model=model)
+        real = d(before, after, "attnserve_batch_tokens_sum", model=model)
+        padded = d(before, after, "attnserve_batch_padded_tokens_sum", model=model)
+        gen = d(before, after, "attnserve_generated_tokens_total", model=model)
+        return {
+            "batches": int(batches),
+            "mean_batch_size": round(texts / batches, 2) if batches else None,
+            "padded_over_real": round(padded / real, 4) if real else None,
+            "generated_tokens_per_s": round(gen / seconds, 1) if gen else None,
+            "batch_size_histogram": processes.histogram(
+                before, after, "attnserve_batch_size", model
+            ),
+        }
+
+    # -- the parts ------------------------------------------------------------------
+    def sweeps(self, name: str, s: Server | None, w: workloads.Workload) -> None:
+        rows = []
+        for c in self.o.concurrency:
+            rows.append(self.point(s, w, "closed", c, self.o.seconds))
+            self._said(name, rows[-1])
+        for r in self.o.rates:
+            rows.append(self.point(s, w, "open", r, self.o.seconds))
+            self._said(name, rows[-1])
+        self.report.sweeps[f"{name}/{w.name}"] = rows
+
+    def _said(self, name: str, row: dict[str, Any]) -> None:
+        load = f"{row['mode']} {'c=' if row['mode'] == 'closed' else 'rate='}{row['load']:g}"
+        extra = f", batch {row['mean_batch_size']}" if row.get("mean_batch_size") else ""
+        errors = f", errors {row['errors']}" if row["errors"] else ""
+        self.say(
+            f"{name} {row['workload']} {load}: {row['throughput']:.0f} req/s, "
+            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms{extra}{errors}"
+        )
+
+    def run(self) -> Report:
+        o = self.o
+        mixed = workloads.load("classify_mixed", o.data)
+        bulk = workloads.load("classify_mixed", o.data, texts_per_request=o.bulk)
+        with self.server("naive") as naive:
+            self.sweeps("naive", naive, mixed)
+        if o.url is None:
+            with self.server("service-nobatch", max_batch_size="1") as nobatch:
+                self.sweeps("service-nobatch", nobatch, mixed)
+        with self.server("service") as service:
+            self.sweeps("service", service, mixed)
+            for name in ("classify_short", "classify_long"):
+                row = self.point(service, workloads.load(name, o.data), "closed", 64, o.seconds)
+                self._said("service", row)
+                self.report.sweeps[f"service/{name}"] = [row]
+            self.ceiling_rounds(service, mixed, bulk)
+            self.translation_rounds(service)
+        self.targets()
+        return self.report
+
+    def ceiling_rounds(
+        self, s: Server | None, mixed: workloads.Workload, bulk: workloads.Workload
+    ) -> None:
+        rows = []
+        for r in range(self.o.rounds):
+            top = ceiling.classifier_ceiling(
+                self.o.repository, mixed.texts, seconds=self.o.seconds / 2
+            )
+            one = self.point(s, mixed, "closed", 64, self.o.seconds / 2)
+            many = self.point(s, bulk, "closed", 8, self.o.seconds / 2)
+            rows.append(
+                {"ceiling": top, "service_1_text": one, f"service_{self.o.bulk}_texts": many}
+            )
+            self.say(
+                f"round {r + 1}/{self.o.rounds}: ceiling {top['texts_per_s']:.0f} texts/s "
+                f"(batch {top['best_batch_size']}); service {one['texts_per_s']:.0f} texts/s with 1 "
+                f"text per request, {many['texts_per_s']:.0f} with {self.o.bulk}"
+            )
+        self.report.rounds["classification"] = rows
+
+    def translation_rounds(self, s: Server | None) -> None:
+        for name, beam in (("translate_greedy", 1), ("translate_beam4", 4)):
+            w = workloads.load(name, self.o.data)
+            rows = []
+            for r in range(self.o.rounds):
+                texts = w.texts[r * self.o.sentences : (r + 1) * self.o.sentences]
+                ref = ceiling.reference_decoder(self.o.repository, texts, beam=beam)
+                served = self.point(s, w, "closed", 32, self.o.seconds)
+                rows.append({"reference": ref, "service": served})
+                self.say(
+                    f"round {r + 1}/{self.o.rounds} {name}: service "
+                    f"{served.get('generated_tokens_per_s') or 0:.0f} tokens/s, PyTorch reference "
+                    f"{ref['tokens_per_s']:.0f} tokens/s"
+                )
+            self.report.rounds[name] = rows
+
+    # -- figures ----------------------------------------------------------------------
+    def targets(self) -> None:
+        rep, o = self.report, self.o
+        cls = rep.rounds["classification"]
+        bulk_key = f"service_{o.bulk}_texts"
+        ratio_bulk = statistics.median(
+            r[bulk_key]["texts_per_s"] / r["ceiling"]["texts_per_s"] for r in cls
+        )
+        ratio_one = statistics.median(
+            r["service_1_text"]["texts_per_s"] / r["ceiling"]["texts_per_s"] for r in cls
+        )
+        rep.targets.append(
+            Target(
+                "service / ceiling, classification",
+                round(ratio_bulk, 3),
+                0.85,
+                detail=f"{o.bulk} texts per request, 8 clients; with 1 text per request: {ratio_one:.3f}",
+            )
+        )
+        naive = max(rep.sweeps["naive/classify_mixed"], key=lambda r: r["throughput"])
+        service_rows = rep.sweeps["service/classify_mixed"]
+        fair = [r for r in service_rows if r["p99_ms"] <= naive["p99_ms"] and not r["errors"]]
+        best = max(fair or service_rows, key=lambda r: r["throughput"])
+        rep.targets.append(
+            Target(
+                "service / naive PyTorch, throughput at equal or lower p99",
+                round(best["throughput"] / naive["throughput"], 2),
+                3.0,
+                detail=f"service {best['throughput']:.0f} req/s at p99 {best['p99_ms']:.0f} ms "
+                f"({best['mode']} {best['load']:g}); naive at its best {naive['throughput']:.0f} req/s, "
+                f"p99 {naive['p99_ms']:.0f} ms"
+                + ("" if fair else "; no service point had the lower p99"),
+            )
+        )
+        pads = [r["padded_over_real"] for r in service_rows if r.get("padded_over_real")]
+        rep.targets.append(
+            Target(
+                "padded / real tokens, mixed lengths",
+                round(statistics.median(pads), 3),
+                1.15,
+                higher_is_better=False,
+                detail="median over the service's sweep points",
+            )
+        )
+        beam = rep.rounds["translate_beam4"]
+        ratio_tr = statistics.median(
+            (r["service"]["generated_tokens_per_s"] or 0) / r["reference"]["tokens_per_s"]
+            for r in beam
+        )
+        rep.targets.append(
+            Target(
+                "translation tokens/s, service / PyTorch reference, beam 4",
+                round(ratio_tr, 2),
+                2.0,
+            )
+        )
+        if "service" in rep.startup:
+            rep.targets.append(
+                Target(
+                    "start-up to ready (s)",
+                    rep.startup["service"]["seconds"],
+                    3.0,
+                    higher_is_better=False,
+                    detail=f"resident memory after the run {rep.startup['service'].get('rss_mib')} MiB, "
+                    f"peak {rep.startup['service'].get('peak_rss_mib')} MiB",
+                )
+            )
+        nb = rep.sweeps.get("service-nobatch/classify_mixed")
+        if nb:
+            top = max(nb, key=lambda r: r["throughput"])
+            rep.batching["no_batching_best_req_per_s"] = top["throughput"]
+            rep.batching["batching_over_no_batching"] = round(
+                max(r["throughput"] for r in service_rows) / top["throughput"], 2
+            )
+
+
+def run(opts: Options) -> Path:
+    """Run everything, write result.json and the plots into ``opts.out``; return the JSON path."""
+    from benchmarks import plots
+
+    opts.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    report = Bench(opts).run()
+    data = report.as_json()
+    data["seconds"] = round(time.monotonic() - started, 1)
+    path = opts.out / "result.json"
+    path.write_text(json.dumps(data, indent=2))
+    for png in plots.draw(data, opts.out):
+        opts.log(f"plot: {png}")
+    opts.log(f"results: {path} ({data['seconds']:.0f} s)")
+    for t in report.targets:
+        goal = ("≥ " if t.higher_is_better else "≤ ") + f"{t.goal:g}"
+        opts.log(
+            f"  {'met ' if t.met else 'MISS'}  {t.name}: {t.measured:g} (goal {goal}) {t.detail}"
+        )
+    return path
