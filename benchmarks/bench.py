@@ -168,6 +168,8 @@ class Bench:
             "batches": int(batches),
             "mean_batch_size": round(texts / batches, 2) if batches else None,
             "padded_over_real": round(padded / real, 4) if real else None,
+            "real_tokens": int(real),
+            "padded_tokens": int(padded),
             "generated_tokens_per_s": round(gen / seconds, 1) if gen else None,
             "batch_size_histogram": processes.histogram(
                 before, after, "attnserve_batch_size", model
@@ -269,29 +271,38 @@ class Bench:
                 detail=f"{o.bulk} texts per request, 8 clients; with 1 text per request: {ratio_one:.3f}",
             )
         )
-        naive = max(rep.sweeps["naive/classify_mixed"], key=lambda r: r["throughput"])
+        # Saturation: the largest closed-loop concurrency, the same load on both; the
+        # service's p99 there must be no worse than the naive endpoint's.
+        top = max(o.concurrency)
+        naive = next(
+            r
+            for r in rep.sweeps["naive/classify_mixed"]
+            if r["mode"] == "closed" and r["load"] == top
+        )
         service_rows = rep.sweeps["service/classify_mixed"]
-        fair = [r for r in service_rows if r["p99_ms"] <= naive["p99_ms"] and not r["errors"]]
-        best = max(fair or service_rows, key=lambda r: r["throughput"])
+        ours = next(r for r in service_rows if r["mode"] == "closed" and r["load"] == top)
+        ratio = (
+            ours["throughput"] / naive["throughput"] if ours["p99_ms"] <= naive["p99_ms"] else 0.0
+        )
         rep.targets.append(
             Target(
-                "service / naive PyTorch, throughput at equal or lower p99",
-                round(best["throughput"] / naive["throughput"], 2),
+                "service / naive PyTorch, throughput at saturation with equal or lower p99",
+                round(ratio, 2),
                 3.0,
-                detail=f"service {best['throughput']:.0f} req/s at p99 {best['p99_ms']:.0f} ms "
-                f"({best['mode']} {best['load']:g}); naive at its best {naive['throughput']:.0f} req/s, "
-                f"p99 {naive['p99_ms']:.0f} ms"
-                + ("" if fair else "; no service point had the lower p99"),
+                detail=f"{top} clients: service {ours['throughput']:.0f} req/s at p99 {ours['p99_ms']:.0f} ms, "
+                f"naive {naive['throughput']:.0f} req/s at p99 {naive['p99_ms']:.0f} ms"
+                + ("" if ratio else " (service p99 higher: counted as 0)"),
             )
         )
-        pads = [r["padded_over_real"] for r in service_rows if r.get("padded_over_real")]
+        padded = sum(r["padded_tokens"] for r in service_rows)
+        real = sum(r["real_tokens"] for r in service_rows)
         rep.targets.append(
             Target(
                 "padded / real tokens, mixed lengths",
-                round(statistics.median(pads), 3),
+                round(padded / real, 3),
                 1.15,
                 higher_is_better=False,
-                detail="median over the service's sweep points",
+                detail=f"all of the service's sweep on the mixed workload ({real:,} real tokens)",
             )
         )
         beam = rep.rounds["translate_beam4"]
@@ -319,10 +330,10 @@ class Bench:
             )
         nb = rep.sweeps.get("service-nobatch/classify_mixed")
         if nb:
-            top = max(nb, key=lambda r: r["throughput"])
-            rep.batching["no_batching_best_req_per_s"] = top["throughput"]
+            best_nb = max(nb, key=lambda r: r["throughput"])
+            rep.batching["no_batching_best_req_per_s"] = best_nb["throughput"]
             rep.batching["batching_over_no_batching"] = round(
-                max(r["throughput"] for r in service_rows) / top["throughput"], 2
+                max(r["throughput"] for r in service_rows) / best_nb["throughput"], 2
             )
 
 

@@ -49,7 +49,9 @@ class Settings(BaseModel):
         "device (config.json 'precision').",
     )
     intra_op_threads: int = Field(
-        0, ge=0, description="ONNX Runtime threads per session (0: one per physical core)."
+        0,
+        ge=0,
+        description="ONNX Runtime intra-op threads per session (0: cores ÷ ATTNSERVE_ENGINE_WORKERS).",
     )
     warmup: bool = Field(True, description="Run each model once before reporting ready.")
     # -- batching ---------------------------------------------------------------
@@ -65,8 +67,25 @@ class Settings(BaseModel):
         ge=0,
         description="How long the oldest queued text may wait for others to join its batch "
         "when the engine is free. 0: a batch leaves as soon as the engine is free, and the "
-        "texts that arrive while it runs make up the next one (measured best here: "
+        "texts that arrive while it runs form the next one (measured best here: "
         "docs/PERFORMANCE.md). Raise it only where a measurement shows bigger batches pay.",
+    )
+    max_padding: float = Field(
+        1.15,
+        ge=1.0,
+        description="Padded tokens over real tokens of a batch at most: texts are sorted by "
+        "length and a batch takes the run around the oldest text that stays under this; "
+        "the rest wait for a batch of their own length. On a CPU padding costs like real "
+        "tokens; raise it (e.g. 2) on a GPU, where bigger batches matter more.",
+    )
+    engine_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Batches of one model running at once, each on its own thread (ONNX "
+        "Runtime sessions are thread-safe): one batch computes while the next one's inputs "
+        "and the last one's answers are handled. With ATTNSERVE_INTRA_OP_THREADS=0 each "
+        "session gets cores ÷ workers threads.",
     )
     max_queue: int = Field(
         1024,
@@ -107,6 +126,13 @@ class Settings(BaseModel):
                 "a full-size request could never be queued"
             )
         return self
+
+    @property
+    def session_threads(self) -> int:
+        """ONNX Runtime intra-op threads per session: the setting, or cores ÷ workers."""
+        if self.intra_op_threads:
+            return self.intra_op_threads
+        return max(1, (os.cpu_count() or 1) // self.engine_workers)
 
     @property
     def max_wait_s(self) -> float:

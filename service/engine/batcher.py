@@ -30,12 +30,18 @@ class Limits:
     max_batch_tokens: int = 8192
     max_wait_s: float = 0.0
     max_queue: int = 512
+    max_padding: float = float("inf")  # padded / real tokens of a batch at most
+    workers: int = 1  # batches running at once (each on its own engine thread)
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_batch_tokens < 1 or self.max_queue < 1:
             raise ValueError("max_batch_size, max_batch_tokens and max_queue must be ≥ 1")
         if self.max_wait_s < 0:
             raise ValueError("max_wait_s must be ≥ 0")
+        if self.workers < 1:
+            raise ValueError("workers must be ≥ 1")
+        if not self.max_padding >= 1:
+            raise ValueError("max_padding must be ≥ 1 (padded tokens over real tokens)")
 
 
 class Rejected(Exception):
@@ -100,7 +106,7 @@ class _Entry(Generic[Item, Out]):
 
 
 class Batcher(Generic[Item, Out]):
-    """``run(items) -> outputs`` runs on a worker thread, one batch at a time."""
+    """``run(items) -> outputs`` runs on worker threads, ``limits.workers`` batches at a time."""
 
     def __init__(
         self,
@@ -117,12 +123,12 @@ class Batcher(Generic[Item, Out]):
         self._clock = clock
         self._name = name
         self._pending: list[_Entry[Item, Out]] = []
-        self._running: asyncio.Task[None] | None = None
-        self._in_batch: list[_Entry[Item, Out]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._in_batch: set[_Entry[Item, Out]] = set()
         self._wake = asyncio.Event()
         self._closing = False
         self._loop_task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix=name)
 
     # -- the caller's side ------------------------------------------------------
     def start(self) -> None:
@@ -135,7 +141,7 @@ class Batcher(Generic[Item, Out]):
 
     @property
     def busy(self) -> bool:
-        return bool(self._pending) or self._running is not None
+        return bool(self._pending) or bool(self._running)
 
     def submit(
         self, items: Sequence[tuple[Item, int]], key: Any = None, deadline: float | None = None
@@ -191,11 +197,12 @@ class Batcher(Generic[Item, Out]):
             now = self._clock()
             self._prune(now)
             timeout = None
-            if self._running is None and self._pending:
+            if len(self._running) < self.limits.workers and self._pending:
                 batch, ready_at = self._next_batch(now)
                 if batch is not None:
-                    self._running = asyncio.get_running_loop().create_task(self._execute(batch))
-                    self._running.add_done_callback(self._batch_done)
+                    task = asyncio.get_running_loop().create_task(self._execute(batch))
+                    self._running.add(task)
+                    task.add_done_callback(self._batch_done)
                     continue
                 timeout = ready_at - now
             deadlines = [e.deadline for e in self._pending if e.deadline is not None]
@@ -205,8 +212,8 @@ class Batcher(Generic[Item, Out]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), None if timeout is None else timeout)
 
-    def _batch_done(self, _: asyncio.Task[None]) -> None:
-        self._running = None
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
         self._wake.set()
 
     def _prune(self, now: float) -> None:
@@ -237,6 +244,7 @@ class Batcher(Generic[Item, Out]):
         lim = self.limits
         groups = length_batches([e.cost for e in peers], lim.max_batch_tokens, lim.max_batch_size)
         group = next(g for g in groups if 0 in g)  # index 0 of peers is the oldest item
+        group = _within_padding(group, [peers[i].cost for i in group], lim.max_padding)
         padded = len(group) * max(peers[i].cost for i in group)
         full = (
             len(groups) > 1
@@ -253,7 +261,13 @@ class Batcher(Generic[Item, Out]):
         return batch, now
 
     async def _execute(self, batch: list[_Entry[Item, Out]]) -> None:
-        self._in_batch = batch
+        self._in_batch.update(batch)
+        try:
+            await self._execute_batch(batch)
+        finally:
+            self._in_batch.difference_update(batch)
+
+    async def _execute_batch(self, batch: list[_Entry[Item, Out]]) -> None:
         started = self._clock()
         for e in batch:
             self._observer.queued(started - e.enqueued)
@@ -287,3 +301,25 @@ class Batcher(Generic[Item, Out]):
             self._observer.dropped(error.reason, len(live))
         for e in live:
             e.future.set_exception(error)
+
+
+def _within_padding(group: list[int], costs: list[int], cap: float) -> list[int]:
+    """The largest run of ``group`` (sorted by cost) that holds the oldest item (index 0)
+    and whose padded size (n × longest) is at most ``cap`` × its real size. The others wait
+    for a batch of their own length: on a CPU, padding is computed like real tokens."""
+    if cap == float("inf") or len(group) < 2:
+        return group
+    p = group.index(0)
+    best = (p, p)
+    for lo in range(p, -1, -1):
+        real = sum(costs[lo:p])
+        if (p - lo + 1) * costs[p] > cap * (real + costs[p]):
+            break  # adding shorter items only raises the ratio
+        hi = p
+        real += costs[p]
+        while hi + 1 < len(group) and (hi + 2 - lo) * costs[hi + 1] <= cap * (real + costs[hi + 1]):
+            hi += 1
+            real += costs[hi]
+        if hi - lo > best[1] - best[0]:
+            best = (lo, hi)
+    return group[best[0] : best[1] + 1]

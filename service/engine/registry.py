@@ -116,6 +116,8 @@ class Registry:
                         self.settings.max_batch_tokens,
                         self.settings.max_wait_s,
                         self.settings.max_queue,
+                        self.settings.max_padding,
+                        self.settings.engine_workers,
                     ),
                     observer=self.metrics.observer(name),
                     name=f"batch-{name}",
@@ -136,12 +138,12 @@ class Registry:
             handler: Handler
             if mv.task == "classification":
                 handler = ClassifierHandler(
-                    ClassifierRuntime(mv, s.precision, device, s.intra_op_threads)
+                    ClassifierRuntime(mv, s.precision, device, s.session_threads)
                 )
                 session = handler.runtime.session
             else:
                 handler = TranslatorHandler(
-                    TranslatorRuntime(mv, s.precision, device, s.intra_op_threads),
+                    TranslatorRuntime(mv, s.precision, device, s.session_threads),
                     max_beam=s.max_beam_size,
                 )
                 session = handler.runtime.decoder

@@ -149,7 +149,8 @@ def test_the_base_deployment_serves_as_the_service_expects(
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     (metric,) = objects["HorizontalPodAutoscaler"]["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
-    assert container["resources"]["requests"]["cpu"] == str(settings.intra_op_threads)
+    cpus = settings.engine_workers * settings.intra_op_threads  # explicit: no automatic split
+    assert container["resources"]["requests"]["cpu"] == str(cpus)
 
 
 def test_the_gpu_overlay_asks_for_a_gpu_and_cuda(

@@ -28,7 +28,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def app() -> AsyncIterator[FastAPI]:
-    application = create_app(load_settings({"model_repository": REPOSITORY}, environ={}))
+    # one engine worker: these tests hold it to make requests queue behind a running batch
+    settings = load_settings({"model_repository": REPOSITORY, "engine_workers": 1}, environ={})
+    application = create_app(settings)
     async with application.router.lifespan_context(application):
         await application.state.loading
         yield application

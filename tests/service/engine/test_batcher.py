@@ -244,3 +244,55 @@ def test_limits_are_checked() -> None:
         Limits(max_batch_size=0)
     with pytest.raises(ValueError, match="max_wait_s"):
         Limits(max_wait_s=-1)
+
+
+async def test_two_workers_run_two_batches_at_once() -> None:
+    engine = FakeEngine()
+    running = threading.Semaphore(0)
+    release = threading.Event()
+
+    def slow(items: list[str]) -> Sequence[str]:
+        running.release()
+        release.wait(10)
+        return engine(items)
+
+    rec = Recorder()
+    b: Batcher[str, str] = Batcher(slow, Limits(max_batch_size=1, workers=2), observer=rec)
+    b.start()
+    futures = b.submit([("a", 1), ("b", 1), ("c", 1)])
+    # two batches start before either finishes; the third waits for a free worker
+    assert await asyncio.to_thread(running.acquire, True, 5)
+    assert await asyncio.to_thread(running.acquire, True, 5)
+    assert not await asyncio.to_thread(running.acquire, True, 0.2)
+    release.set()
+    results = await settle(futures)
+    assert [r.output for r in results] == ["A", "B", "C"]  # type: ignore[attr-defined]
+    await b.close(1)
+
+
+async def test_padding_cap_keeps_lengths_together_and_the_oldest_first() -> None:
+    engine = FakeEngine()
+    engine.gate.clear()  # hold the first batch so the rest queue up together
+    b, rec = make(engine, max_batch_size=32, max_padding=1.2)
+    first = b.submit([("first", 5)])
+    await asyncio.sleep(0.05)
+    lengths = {"x3": 3, "y3": 3, "z4": 4, "long30": 30, "long32": 32, "oldest10": 10}
+    later = b.submit([("oldest10", 10)]) + b.submit(
+        [(k, v) for k, v in lengths.items() if k != "oldest10"]
+    )
+    engine.gate.set()
+    await settle(first + later)
+    assert engine.batches[1] == ["oldest10"]  # nothing within 1.2× of its length
+    assert sorted(map(sorted, engine.batches[2:])) == [["long30", "long32"], ["x3", "y3", "z4"]]
+    for batch in engine.batches[1:]:
+        sizes = [lengths[name] for name in batch]
+        assert len(sizes) * max(sizes) <= 1.2 * sum(sizes)
+    assert rec.padded[1:] == [10, 12, 64]  # the oldest's batch first, then the next oldest's
+    await b.close(1)
+
+
+def test_padding_cap_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="max_padding"):
+        Limits(max_padding=0.9)
+    with pytest.raises(ValueError, match="workers"):
+        Limits(workers=0)

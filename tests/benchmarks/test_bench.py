@@ -1,0 +1,78 @@
+"""`attnserve bench --quick` end to end on the committed models and the real test splits:
+every system starts as a real process and answers, result.json holds each part, the plots
+are drawn, and every target carries a measured figure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_quick_bench_writes_results_and_plots(corpora: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "attnserve.cli",
+            "bench",
+            "--quick",
+            "--data",
+            str(corpora),
+            "--out",
+            str(out),
+            "--repository",
+            str(ROOT / "model_repository"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    print(result.stdout[-2500:])
+    data = json.loads((out / "result.json").read_text())
+    assert set(data["startup"]) == {"naive", "service-nobatch", "service"}
+    assert all(s["seconds"] > 0 and s["peak_rss_mib"] > 50 for s in data["startup"].values())
+    for key in ("naive/classify_mixed", "service-nobatch/classify_mixed", "service/classify_mixed"):
+        rows = data["sweeps"][key]
+        assert {r["mode"] for r in rows} == {"closed", "open"}
+        assert all(r["ok"] > 0 and not r["errors"] for r in rows), rows
+    service = data["sweeps"]["service/classify_mixed"]
+    assert all(r["batches"] > 0 and r["padded_over_real"] >= 1 for r in service)
+    (rnd,) = data["rounds"]["classification"]
+    assert rnd["ceiling"]["texts_per_s"] > 0 and rnd["service_32_texts"]["texts_per_s"] > 0
+    (tr,) = data["rounds"]["translate_beam4"]
+    assert tr["reference"]["tokens_per_s"] > 0 and tr["service"]["generated_tokens_per_s"] > 0
+    names = [t["name"] for t in data["targets"]]
+    assert len(names) == 5 and all(t["measured"] > 0 for t in data["targets"])
+    for png in ("throughput_p99.png", "batches.png", "targets.png"):
+        assert (out / png).stat().st_size > 10_000
+    assert "MISS" in result.stdout or "met" in result.stdout
+
+
+def test_bench_refuses_missing_data_with_a_hint(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "attnserve.cli", "bench", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2 and "run `attnserve data` first" in result.stderr
+
+
+def test_bench_refuses_bad_numbers(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "attnserve.cli", "bench", "--rates", "fast"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2 and "--rates takes positive numbers" in result.stderr

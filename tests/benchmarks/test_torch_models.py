@@ -1,0 +1,39 @@
+"""The served models read back into PyTorch from the committed ONNX graphs: every
+parameter found, the result checked against ONNX Runtime — and a wrong mapping refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import torch_models
+from models.classifier import Classifier
+from models.translator import Translator
+
+REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+
+
+def test_both_default_models_come_back_and_pass_the_check() -> None:
+    classifier, tok, config = torch_models.load(REPOSITORY, "sentiment")
+    assert isinstance(classifier, Classifier) and config["labels"] == ["negative", "positive"]
+    ids = torch.tensor([tok.encode("A moving, beautifully acted film.")])
+    probs = torch.softmax(classifier(ids, torch.ones_like(ids))[0], -1)[0]
+    assert probs[1] > 0.9  # the trained model, not a random one
+    translator, _, _ = torch_models.load(REPOSITORY, "en-fr")
+    assert isinstance(translator, Translator)
+
+
+def test_a_wrong_mapping_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = torch_models._onnx_state
+
+    def swapped(*args: object) -> dict[str, torch.Tensor]:
+        state = real(*args)  # type: ignore[arg-type]
+        q, k = "attention.layers.0.attn.q_proj.weight", "attention.layers.0.attn.k_proj.weight"
+        state[q], state[k] = state[k], state[q]
+        return state
+
+    monkeypatch.setattr(torch_models, "_onnx_state", swapped)
+    with pytest.raises(RuntimeError, match="differ from ONNX Runtime"):
+        torch_models.load(REPOSITORY, "sentiment")
