@@ -340,6 +340,7 @@ class Bench:
 def run(opts: Options) -> Path:
     """Run everything, write result.json and the plots into ``opts.out``; return the JSON path."""
     from benchmarks import plots
+    from benchmarks import report as report_md
 
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -348,6 +349,7 @@ def run(opts: Options) -> Path:
     data["seconds"] = round(time.monotonic() - started, 1)
     path = opts.out / "result.json"
     path.write_text(json.dumps(data, indent=2))
+    (opts.out / "report.md").write_text(report_md.markdown(data))
     for png in plots.draw(data, opts.out):
         opts.log(f"plot: {png}")
     opts.log(f"results: {path} ({data['seconds']:.0f} s)")

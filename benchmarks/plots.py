@@ -67,14 +67,14 @@ def batches(data: dict[str, Any], path: Path) -> Path:
     left.set_title("texts per batch (service, whole sweep)")
     left.set_ylabel("batches")
     labels = [f"{r['mode'][0]}{r['load']:g}" for r in rows]
-    right.plot(
-        labels, [r.get("padded_over_real") or 1 for r in rows], "o-", label="padded / real tokens"
-    )
-    right.plot(labels, [r.get("mean_batch_size") or 0 for r in rows], "s-", label="mean batch size")
-    right.axhline(1.15, color="grey", ls="--", lw=1, label="padding target 1.15")
-    right.set_yscale("log")
-    right.set_title("per sweep point (c = clients, o = requests/s)")
-    right.legend()
+    right.plot(labels, [r.get("padded_over_real") or 1 for r in rows], "o-", color="tab:blue")
+    right.axhline(1.15, color="tab:blue", ls="--", lw=1)
+    right.set_ylabel("padded / real tokens (dashed: target 1.15)", color="tab:blue")
+    right.set_ylim(0.95, max(1.3, *(r.get("padded_over_real") or 1 for r in rows)) + 0.05)
+    twin = right.twinx()
+    twin.plot(labels, [r.get("mean_batch_size") or 0 for r in rows], "s-", color="tab:orange")
+    twin.set_ylabel("mean texts per batch", color="tab:orange")
+    right.set_title("per sweep point (c = clients, o = requests/s offered)")
     right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -89,10 +89,11 @@ def targets(data: dict[str, Any], path: Path) -> Path:
         t["measured"] / t["goal"] if t["higher_is_better"] else t["goal"] / t["measured"]
         for t in ts
     ]
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(ts) + 1))
+    fig, ax = plt.subplots(figsize=(12, 0.6 * len(ts) + 1.2))
     colours = ["tab:green" if t["met"] else "tab:red" for t in ts]
     ax.barh([t["name"] for t in ts], shares, color=colours)
     ax.axvline(1.0, color="black", lw=1)
+    ax.set_xlim(0, max(shares) * 1.45)
     for i, t in enumerate(ts):
         ax.text(shares[i], i, f"  {t['measured']:g} (goal {t['goal']:g})", va="center", fontsize=8)
     ax.set_xlabel("measured / goal (≥ 1 met; for 'at most' goals, goal / measured)")
