@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest clean
+.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ DURATION ?= 1m
 loadtest: $(STAMP)
 	LOADTEST_DATA=$${LOADTEST_DATA:-data} $(BIN)/locust -f loadtest/locustfile.py --headless \
 	  -H $(URL) -u $(USERS) -r 8 -t $(DURATION) --csv reports/loadtest --html reports/loadtest.html
+
+## bench: the benchmark (about 4 minutes): the service against ONNX Runtime alone, a naive
+## PyTorch endpoint and the PyTorch reference decoder; bench-results/ (see docs/PERFORMANCE.md).
+bench: $(STAMP)
+	$(BIN)/attnserve data
+	$(BIN)/attnserve bench --out bench-results
 
 data: $(STAMP)
 	$(BIN)/attnserve data
