@@ -209,12 +209,12 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
         texts = [
             f"The file number {i} could not be saved because the disk is full." for i in range(24)
         ]
+        # enough work per request (8 sentences, beam 8) that all 24 are in flight at once
+        bodies = [{"texts": [t] * 8, "beam_size": 8} for t in texts]
         with cf.ThreadPoolExecutor(24) as pool:
             busy = [
-                pool.submit(
-                    httpx.post, f"{server.url}/v1/translate", json={"texts": [t]}, timeout=60
-                )
-                for t in texts
+                pool.submit(httpx.post, f"{server.url}/v1/translate", json=b, timeout=60)
+                for b in bodies
             ]
             deadline = time.monotonic() + 30
             while _in_flight(server) < len(texts) + 1:  # every request accepted first
