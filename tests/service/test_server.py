@@ -83,12 +83,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop(s)
 
 
-def _metric(text: str, name: str, **labels: str) -> float:
+def _metric(text: str, name: str, default: float | None = None, **labels: str) -> float:
+    """One sample; ``default`` (if given) for a series not exported yet."""
     want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
         if m and ",".join(sorted((m.group(1) or "").split(","))) == want:
             return float(m.group(2))
+    if default is not None:
+        return default
     raise KeyError(f"{name}{{{want}}} not in /metrics")
 
 
@@ -163,10 +166,10 @@ def test_concurrent_clients_are_batched(server: Server) -> None:
     assert codes == [200] * len(texts)
     after = httpx.get(f"{server.url}/metrics").text
     texts_run = _metric(after, "attnserve_batch_size_sum", model="sentiment") - _metric(
-        before, "attnserve_batch_size_sum", model="sentiment"
+        before, "attnserve_batch_size_sum", 0.0, model="sentiment"
     )
     batches = _metric(after, "attnserve_batch_size_count", model="sentiment") - _metric(
-        before, "attnserve_batch_size_count", model="sentiment"
+        before, "attnserve_batch_size_count", 0.0, model="sentiment"
     )
     mean = texts_run / batches
     print(
