@@ -92,6 +92,14 @@ class Point:
         """Answered (200) requests per second."""
         return self.ok / self.seconds if self.seconds else 0.0
 
+    def record(self, status: int | str, latency: float) -> None:
+        """One answer: a 200's latency, or the status (or exception name) counted."""
+        if status == 200:
+            self.ok += 1
+            self.latencies.append(latency)
+        else:
+            self.errors[str(status)] = self.errors.get(str(status), 0) + 1
+
     def percentile(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
@@ -119,19 +127,6 @@ class Point:
         }
 
 
-class _Recorder:
-    def __init__(self, mode: str, load: float) -> None:
-        self.point = Point(mode, load, 0.0, 0, 0)
-
-    def record(self, status: int | str, latency: float) -> None:
-        if status == 200:
-            self.point.ok += 1
-            self.point.latencies.append(latency)
-        else:
-            key = str(status)
-            self.point.errors[key] = self.point.errors.get(key, 0) + 1
-
-
 async def _send(conn: Connection, raw: bytes) -> int | str:
     try:
         status, _ = await conn.request(raw)
@@ -144,7 +139,7 @@ async def closed_loop(
     host: str, port: int, requests: Sequence[bytes], concurrency: int, seconds: float
 ) -> Point:
     """``concurrency`` clients send requests (cycling through ``requests``) for ``seconds``."""
-    rec = _Recorder("closed", concurrency)
+    point = Point("closed", concurrency, 0.0, 0, 0)
     started = time.perf_counter()
     deadline = started + seconds
     counter = iter(range(1 << 62))
@@ -155,9 +150,9 @@ async def closed_loop(
             while time.perf_counter() < deadline:
                 raw = requests[next(counter) % len(requests)]
                 t0 = time.perf_counter()
-                rec.point.sent += 1
+                point.sent += 1
                 status = await _send(conn, raw)
-                rec.record(status, time.perf_counter() - t0)
+                point.record(status, time.perf_counter() - t0)
                 if not isinstance(status, int):  # the connection broke: open another
                     conn.close()
                     conn = await Connection.open(host, port)
@@ -165,8 +160,8 @@ async def closed_loop(
             conn.close()
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
-    rec.point.seconds = time.perf_counter() - started
-    return rec.point
+    point.seconds = time.perf_counter() - started
+    return point
 
 
 async def open_loop(
@@ -181,7 +176,7 @@ async def open_loop(
     """Poisson arrivals at ``rate`` per second for ``seconds``; every request is answered
     (or fails) before this returns. Up to ``max_connections`` requests in flight: beyond
     that an arrival waits for a connection, and its latency includes the wait."""
-    rec = _Recorder("open", rate)
+    point = Point("open", rate, 0.0, 0, 0)
     rng = random.Random(seed)
     idle: list[Connection] = []
     slots = asyncio.Semaphore(max_connections)
@@ -191,7 +186,7 @@ async def open_loop(
         async with slots:  # a wait for a free connection counts in the latency
             conn = idle.pop() if idle else await Connection.open(host, port)
             status = await _send(conn, raw)
-            rec.record(status, time.perf_counter() - fired)
+            point.record(status, time.perf_counter() - fired)
             if isinstance(status, int):
                 idle.append(conn)
             else:
@@ -206,12 +201,12 @@ async def open_loop(
         fired = time.perf_counter()
         lags.append(fired - scheduled)  # the generator's own lateness (timer resolution, load)
         tasks.append(asyncio.create_task(one(requests[i % len(requests)], fired)))
-        rec.point.sent += 1
+        point.sent += 1
         i += 1
         scheduled += rng.expovariate(rate)
     await asyncio.gather(*tasks)
-    rec.point.seconds = time.perf_counter() - started
-    rec.point.schedule_lag_ms = round(1000 * sorted(lags)[int(0.99 * (len(lags) - 1))], 2)
+    point.seconds = time.perf_counter() - started
+    point.schedule_lag_ms = round(1000 * sorted(lags)[int(0.99 * (len(lags) - 1))], 2)
     for conn in idle:
         conn.close()
-    return rec.point
+    return point

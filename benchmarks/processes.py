@@ -55,27 +55,42 @@ class Server:
                 self.process.wait(10)
 
 
-def _start(name: str, cmd: list[str], port: int, env: dict[str, str], logs: Path) -> Server:
-    logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"{name}.log"
-    started = time.perf_counter()
-    with log.open("wb") as out:
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    port: int,
+    log: Path,
+    timeout_s: float = 120,
+    name: str = "the server",
+) -> None:
+    """Poll ``/v2/health/ready`` until 200; fail with the log's tail if the process exits
+    or the deadline passes (the process is killed then)."""
     ready = f"http://127.0.0.1:{port}/v2/health/ready"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=1) as client:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited during start-up:\n{log.read_text()[-3000:]}")
             try:
                 if client.get(ready).status_code == 200:
-                    return Server(name, process, port, time.perf_counter() - started, log)
+                    return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 process.kill()
-                raise TimeoutError(f"{name} not ready in 120 s:\n{log.read_text()[-3000:]}")
+                raise TimeoutError(
+                    f"{name} not ready in {timeout_s:g} s:\n{log.read_text()[-3000:]}"
+                )
             time.sleep(0.01)
+
+
+def _start(name: str, cmd: list[str], port: int, env: dict[str, str], logs: Path) -> Server:
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}.log"
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    wait_ready(process, port, log, name=name)
+    return Server(name, process, port, time.perf_counter() - started, log)
 
 
 def start_service(name: str, repository: Path, logs: Path, **settings: str) -> Server:

@@ -306,20 +306,18 @@ class Batcher(Generic[Item, Out]):
 def _within_padding(group: list[int], costs: list[int], cap: float) -> list[int]:
     """The largest run of ``group`` (sorted by cost) that holds the oldest item (index 0)
     and whose padded size (n × longest) is at most ``cap`` × its real size. The others wait
-    for a batch of their own length: on a CPU, padding is computed like real tokens."""
+    for a batch of their own length: on a CPU, padding is computed like real tokens.
+    Every run around the oldest is tried: the ratio is not monotone in either end (a
+    longer item can lower it), and a group holds at most max_batch_size items."""
     if cap == float("inf") or len(group) < 2:
         return group
     p = group.index(0)
+    prefix = [0]
+    for c in costs:
+        prefix.append(prefix[-1] + c)
     best = (p, p)
-    for lo in range(p, -1, -1):
-        real = sum(costs[lo:p])
-        if (p - lo + 1) * costs[p] > cap * (real + costs[p]):
-            break  # adding shorter items only raises the ratio
-        hi = p
-        real += costs[p]
-        while hi + 1 < len(group) and (hi + 2 - lo) * costs[hi + 1] <= cap * (real + costs[hi + 1]):
-            hi += 1
-            real += costs[hi]
-        if hi - lo > best[1] - best[0]:
-            best = (lo, hi)
+    for lo in range(p + 1):
+        for hi in range(max(p, lo + best[1] - best[0] + 1), len(group)):
+            if (hi - lo + 1) * costs[hi] <= cap * (prefix[hi + 1] - prefix[lo]):
+                best = (lo, hi)
     return group[best[0] : best[1] + 1]

@@ -4,7 +4,6 @@ config and alert rules, and answers PromQL over the latency and batch-size histo
 from __future__ import annotations
 
 import concurrent.futures as cf
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,17 +14,12 @@ import httpx
 import pytest
 import yaml
 
+from benchmarks.processes import free_port
 from tests.docker.tools import tool
 from tests.service.test_server import Server, start, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -46,7 +40,7 @@ def prometheus(service: Server, tmp_path: Path) -> Iterator[str]:
     job["static_configs"][0]["targets"] = [service.host_port]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [

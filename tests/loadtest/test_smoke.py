@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+from benchmarks.processes import delta, scrape
 from tests.service.test_server import start, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,20 +29,11 @@ TASKS = {
 }
 
 
-def _sentiment(metrics: str, name: str) -> float:
-    """A sentiment series summed over its other labels; 0 before it first appears."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if line.startswith(name) and 'model="sentiment"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_locust_smoke_run(corpora: Path, tmp_path: Path) -> None:
     # a 5 ms window, so that requests at this modest rate meet in batches
     server = start(tmp_path, ATTNSERVE_MAX_WAIT_MS="5")
     try:
-        before = httpx.get(f"{server.url}/metrics").text
+        before = scrape(server.url)
         reports = tmp_path / "reports"
         reports.mkdir()
         env = {
@@ -74,7 +65,7 @@ def test_locust_smoke_run(corpora: Path, tmp_path: Path) -> None:
             timeout=60,
             cwd=tmp_path,
         )
-        after = httpx.get(f"{server.url}/metrics").text
+        after = scrape(server.url)
     finally:
         stop(server)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -86,15 +77,9 @@ def test_locust_smoke_run(corpora: Path, tmp_path: Path) -> None:
     rate = float(total["Requests/s"])
     assert set(rows) - {"Aggregated"} == TASKS
 
-    served = _sentiment(after, "attnserve_requests_total") - _sentiment(
-        before, "attnserve_requests_total"
-    )
-    batches = _sentiment(after, "attnserve_batch_size_count") - _sentiment(
-        before, "attnserve_batch_size_count"
-    )
-    texts = _sentiment(after, "attnserve_batch_size_sum") - _sentiment(
-        before, "attnserve_batch_size_sum"
-    )
+    served = delta(before, after, "attnserve_requests_total", model="sentiment")
+    batches = delta(before, after, "attnserve_batch_size_count", model="sentiment")
+    texts = delta(before, after, "attnserve_batch_size_sum", model="sentiment")
     print(
         f"\nlocust smoke: {requests} requests ({rate:.1f}/s), {failures} failures, "
         f"p50 {total['50%']} ms, p99 {total['99%']} ms; sentiment: {served:.0f} requests, "

@@ -23,6 +23,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from benchmarks.processes import free_port, wait_ready
 from tests.service.api.test_v1 import BAD
 from tests.service.conftest import REPOSITORY
 
@@ -37,14 +38,8 @@ class Server:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start(tmp: Path, **env: str) -> Server:
-    port = _free_port()
+    port = free_port()
     log = tmp / f"server-{port}.log"
     variables = {**os.environ, "ATTNSERVE_MODEL_REPOSITORY": str(REPOSITORY), **env}
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
@@ -55,19 +50,8 @@ def start(tmp: Path, **env: str) -> Server:
             stderr=subprocess.STDOUT,
         )
     server = Server(process, f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/v2/health/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise TimeoutError(f"not ready in 90 s:\n{log.read_text()}")
-        time.sleep(0.1)
+    wait_ready(process, port, log, timeout_s=90)
+    return server
 
 
 def stop(server: Server) -> None:

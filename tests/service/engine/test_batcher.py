@@ -296,3 +296,31 @@ def test_padding_cap_must_be_at_least_one() -> None:
         Limits(max_padding=0.9)
     with pytest.raises(ValueError, match="workers"):
         Limits(workers=0)
+
+
+def test_padding_window_is_the_largest_run_around_the_oldest() -> None:
+    """Against a brute-force search: the ratio is not monotone (a longer item can lower it)."""
+    import random
+
+    from service.engine.batcher import _within_padding
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        n = rng.randint(1, 12)
+        costs = sorted(rng.randint(1, 40) for _ in range(n))
+        order = list(range(n))
+        rng.shuffle(order)  # order[i] is the age rank of the i-th shortest; 0 is the oldest
+        cap = rng.choice([1.0, 1.15, 1.5, 3.0])
+        got = _within_padding(order, costs, cap)
+        p = order.index(0)
+        feasible = [
+            hi - lo + 1
+            for lo in range(p + 1)
+            for hi in range(p, n)
+            if (hi - lo + 1) * costs[hi] <= cap * sum(costs[lo : hi + 1])
+        ]
+        picked = [costs[order.index(i)] for i in got]
+        assert 0 in got and len(got) == max(feasible, default=1)
+        assert len(picked) * max(picked) <= cap * sum(picked)
+    # the case a greedy scan misses: [3, 17] alone is over 1.5, the whole run is not
+    assert len(_within_padding([1, 0, 2, 3, 4, 5, 6], [3, 17, 20, 26, 27, 32, 33], 1.5)) == 7
