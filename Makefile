@@ -57,16 +57,17 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-## system-deps: Debian tools the deployment tests run for real (Prometheus, promtool,
-## docker-compose for `config`); installed only when missing (needs root and apt-get).
+## system-deps: Debian tools the tests run for real (Prometheus, promtool, docker-compose
+## for `config`, Chromium for the explorer's browser tests); installed only when missing
+## (needs root and apt-get).
 ## The Kubernetes tests also need kubectl ≥ 1.27 (`kubectl kustomize`, kustomize v5), which
 ## these machines ship; Debian's own kubernetes-client (1.20) is too old for the manifests.
-SYSTEM_TOOLS := prometheus promtool docker-compose
+SYSTEM_TOOLS := prometheus promtool docker-compose chromium
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus docker-compose chromium >/dev/null; \
 	fi
 	@command -v kubectl >/dev/null || echo "kubectl not found: the Kubernetes tests will fail; install kubectl >= 1.27 (https://kubernetes.io/docs/tasks/tools/)"
 

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from attnserve import __version__
+from service import explorer
 from service.api import errors, v1, v2
 from service.api.calls import ClientGone
 from service.api.middleware import ServiceMiddleware
@@ -28,6 +29,7 @@ Residual-attention NLP models on ONNX Runtime, with dynamic batching.
 * `/v1`: classify, translate, attention maps (JSON or PNG), the models and their state.
 * `/v2`: the Open Inference Protocol (KServe V2), as Triton serves it.
 * `/metrics`: Prometheus.
+* `/explorer`: the attention explorer, a page that draws every attention map.
 
 Errors on `/v1` are `{"error": {"type", "message"}}`, on `/v2` `{"error": "..."}`;
 the message says what to change. Every response carries `Server-Timing`
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(v1.router)
     app.include_router(v2.router)
+    if settings.explorer:
+        explorer.install(app)
 
     @app.get("/metrics", include_in_schema=True, tags=["ops"])
     async def prometheus() -> Response:

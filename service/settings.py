@@ -111,6 +111,11 @@ class Settings(BaseModel):
         description="On SIGTERM: readiness turns 503, new requests get 503, queued and "
         "running ones finish for up to this long, then the process exits.",
     )
+    explorer: bool = Field(
+        True,
+        description="Serve the attention explorer page at /explorer (/ redirects there): "
+        "static files that call this service's /v1 API from the browser.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging.")
 
     @model_validator(mode="after")

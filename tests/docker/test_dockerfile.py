@@ -113,6 +113,9 @@ def test_the_cpu_image_environment_serves_without_torch(tmp_path: Path) -> None:
             time.sleep(0.2)
         r = httpx.post(f"http://127.0.0.1:{port}/v1/classify", json={"texts": ["A fine film."]})
         assert r.status_code == 200 and r.json()["results"][0]["label"] == "positive"
+        # the explorer's static files are package data: installed, not only in the checkout
+        for path in ("/explorer", "/explorer/static/explorer.js", "/explorer/static/heatmap.js"):
+            assert httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200, path
     finally:
         server.terminate()
         assert server.wait(30) == 0
