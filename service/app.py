@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 
 from attnserve import __version__
 from service import explorer
-from service.api import errors, v1, v2
+from service.api import control, errors, v1, v2
+from service.api.auth import BearerAuth
 from service.api.calls import ClientGone
 from service.api.middleware import ServiceMiddleware
 from service.engine.registry import Registry
@@ -59,16 +61,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"; failed to load: {', '.join(failed)}" if failed else "",
         )
 
+    async def poll() -> None:
+        await app.state.loading
+        await registry.poll(settings.repository_poll_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load in the background: the port answers at once (live; not ready until loaded).
         loading = asyncio.create_task(load(), name="load-models")
         app.state.loading = loading
+        tasks = [loading]
+        exporter = None
+        if settings.metrics_port:
+            exporter, _ = start_http_server(
+                settings.metrics_port, addr=settings.host, registry=metrics.registry
+            )
+            log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+        if settings.repository_poll_s:
+            tasks.append(asyncio.create_task(poll(), name="poll-repository"))
         yield
         state.draining = True
-        if not loading.done():
-            loading.cancel()
-        await asyncio.gather(loading, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         await registry.close(settings.grace_period_s)
 
     app = FastAPI(
@@ -88,6 +106,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state=state,
         known=lambda name: name in registry.slots,
     )
+    keys = settings.keys()
+    if keys:
+        app.add_middleware(BearerAuth, keys=keys, metrics_open=not settings.metrics_auth)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Server-Timing", "X-Batch-Size", "X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
     errors.install(app)
 
     @app.exception_handler(ClientGone)
@@ -96,12 +126,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(v1.router)
     app.include_router(v2.router)
+    app.include_router(control.router)
     if settings.explorer:
         explorer.install(app)
 
-    @app.get("/metrics", include_in_schema=True, tags=["ops"])
-    async def prometheus() -> Response:
-        """Prometheus metrics (text exposition format)."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    if not settings.metrics_port:  # else on its own port (see lifespan)
+
+        @app.get("/metrics", include_in_schema=True, tags=["ops"])
+        async def prometheus() -> Response:
+            """Prometheus metrics (text exposition format)."""
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -24,6 +24,7 @@ CONFIG = "config.json"
 TASKS = ("classification", "translation")
 PRECISIONS = ("fp32", "int8", "fp16")
 VERSION_RE = re.compile(r"[1-9][0-9]*", re.ASCII)
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", re.ASCII)
 
 
 class RepositoryError(ValueError):
@@ -59,7 +60,17 @@ class ModelVersion:
         return [p for p in PRECISIONS if all(p in g for g in graphs)]
 
 
+def check_name(root: Path, name: str) -> None:
+    """A model name is one folder name: no separators, no '..', nothing outside ``root``."""
+    if not NAME_RE.fullmatch(name):
+        raise RepositoryError(
+            f"{name[:80]!r} is not a model name: use letters, digits, '.', '_' and '-' "
+            "(1 to 128, starting with a letter or digit)"
+        )
+
+
 def versions(root: Path, name: str) -> list[int]:
+    check_name(root, name)
     folder = root / name
     if not folder.is_dir():
         known = ", ".join(models(root)) or "none"

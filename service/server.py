@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 
 from service.app import ServiceState, create_app
+from service.logs import configure
 from service.settings import Settings
 
 log = logging.getLogger("attnserve")
@@ -53,9 +54,7 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level, settings.log_format)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -63,6 +62,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=max(1, int(settings.grace_period_s)),
-        access_log=False,
+        access_log=False,  # the service's own access line carries the request id
+        log_config=None,  # logging as configured above
     )
     DrainingServer(config, app.state.service, settings.grace_period_s).run()

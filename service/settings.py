@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 PREFIX = "ATTNSERVE_"
+LISTS = {"api_keys", "cors_origins"}  # comma-separated in the environment
 
 
 class SettingsError(ValueError):
@@ -111,12 +112,62 @@ class Settings(BaseModel):
         description="On SIGTERM: readiness turns 503, new requests get 503, queued and "
         "running ones finish for up to this long, then the process exits.",
     )
+    model_control: bool = Field(
+        False,
+        description="Allow POST /v2/repository/models/{name}/load and /unload (Triton's "
+        "explicit model control). Off by default: anyone who reaches the port could unload "
+        "a model; turn it on with ATTNSERVE_API_KEYS.",
+    )
+    repository_poll_s: float = Field(
+        0.0,
+        ge=0,
+        description="Every this many seconds, load new models and newer versions found in the "
+        "repository (pinned models stay pinned), swapped in without dropping a request. "
+        "0: off (the repository is read at start and on load requests).",
+    )
+    # -- access ---------------------------------------------------------------
+    api_keys: tuple[SecretStr, ...] = Field(
+        (),
+        description="API keys (env: comma-separated, each at least 16 characters). When any "
+        "is set (here or in ATTNSERVE_API_KEYS_FILE), every endpoint except /v2/health/live, "
+        "/v2/health/ready and the explorer's static page needs 'Authorization: Bearer <key>' "
+        "(401 otherwise); keys are compared in constant time and never logged.",
+    )
+    api_keys_file: Path | None = Field(
+        None,
+        description="File with one API key per line ('#' comments), e.g. a mounted secret; "
+        "read at start, added to ATTNSERVE_API_KEYS.",
+    )
+    metrics_auth: bool = Field(
+        False,
+        description="With API keys: /metrics needs a key too. Off: Prometheus scrapes "
+        "/metrics without one (or serve it on ATTNSERVE_METRICS_PORT, off the public port).",
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve /metrics on this port (same host) instead of the API port; 0: "
+        "on the API port.",
+    )
+    cors_origins: tuple[str, ...] = Field(
+        (),
+        description="Origins allowed to call the API from a browser page of theirs (env: "
+        "comma-separated, e.g. 'https://app.example.com'; '*' for any). Empty: CORS off, "
+        "browsers allow same-origin calls only.",
+    )
     explorer: bool = Field(
         True,
         description="Serve the attention explorer page at /explorer (/ redirects there): "
         "static files that call this service's /v1 API from the browser.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging.")
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="json: one JSON object per line (time, level, logger, message, "
+        "request_id, and per request method, path, status, duration_ms, model); text: for "
+        "people. Request texts are never logged.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -125,6 +176,16 @@ class Settings(BaseModel):
                 f"request_timeout_s ({self.request_timeout_s}) exceeds max_timeout_s "
                 f"({self.max_timeout_s}); raise ATTNSERVE_MAX_TIMEOUT_S or lower the default"
             )
+        short = [i for i, k in enumerate(self.api_keys) if len(k.get_secret_value()) < 16]
+        if short:
+            raise ValueError(
+                f"API key #{short[0] + 1} is shorter than 16 characters; use long random keys "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.api_keys_file is not None and not self.api_keys_file.is_file():
+            raise ValueError(f"api_keys_file {self.api_keys_file} is not a readable file")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("metrics_port equals port; pick another port, or 0 for the API port")
         if self.max_queue < self.max_texts:
             raise ValueError(
                 f"max_queue ({self.max_queue}) is smaller than max_texts ({self.max_texts}): "
@@ -138,6 +199,20 @@ class Settings(BaseModel):
         if self.intra_op_threads:
             return self.intra_op_threads
         return max(1, (os.cpu_count() or 1) // self.engine_workers)
+
+    def keys(self) -> list[str]:
+        """Every API key: ATTNSERVE_API_KEYS and the lines of ATTNSERVE_API_KEYS_FILE."""
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_keys_file is not None:
+            for n, line in enumerate(self.api_keys_file.read_text().splitlines(), 1):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    if len(line) < 16:
+                        raise SettingsError(
+                            f"{PREFIX}API_KEYS_FILE: the key on line {n} is shorter than 16 characters"
+                        )
+                    keys.append(line)
+        return keys
 
     @property
     def max_wait_s(self) -> float:
@@ -170,7 +245,12 @@ def load_settings(
         if name not in known:
             close = ", ".join(sorted(f"{PREFIX}{k.upper()}" for k in known))
             raise SettingsError(f"{key} is not a setting; the settings are: {close}")
-        values[name] = _parse_versions(raw) if name == "versions" else raw
+        if name == "versions":
+            values[name] = _parse_versions(raw)
+        elif name in LISTS:
+            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+        else:
+            values[name] = raw
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return Settings(**values)
@@ -192,6 +272,8 @@ def describe() -> list[tuple[str, str, str]]:
             shown = str(default).lower()
         elif isinstance(default, dict):
             shown = ",".join(f"{k}:{v}" for k, v in default.items()) or "(none)"
+        elif default is None or default == ():
+            shown = "(none)"
         else:
             shown = str(default)
         rows.append((f"{PREFIX}{name.upper()}", shown, f.description or ""))

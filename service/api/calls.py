@@ -37,8 +37,20 @@ class ClientGone(Exception):
     """The client disconnected before its answer was ready."""
 
 
-def slot_for(registry: Registry, name: str | None, task: str | None) -> Slot:
-    """The named model (or the first of ``task``), ready to serve; 404/409/503 otherwise."""
+def lease(request: Request, slot: Slot) -> Slot:
+    """Hold ``slot`` for this request: a reload swaps in a new version at once, but the
+    replaced one closes only when the requests holding it are done (the middleware releases
+    the lease when the response is sent)."""
+    slot.acquire()
+    request.scope.setdefault("state", {}).setdefault("leases", []).append(slot)
+    return slot
+
+
+def slot_for(
+    registry: Registry, name: str | None, task: str | None, request: Request | None = None
+) -> Slot:
+    """The named model (or the first of ``task``), ready to serve — leased to ``request`` —;
+    404/409/503 otherwise."""
     if name is None:
         names = sorted(n for n, s in registry.slots.items() if s.task == task)
         if not names:
@@ -50,6 +62,8 @@ def slot_for(registry: Registry, name: str | None, task: str | None) -> Slot:
         raise ApiError(404, "model_not_found", f"no model {name!r}; models served: {have}")
     if slot.state == "loading":
         raise ApiError(503, "unavailable", f"model {name!r} is still loading; retry shortly")
+    if slot.state == "unloaded":
+        raise ApiError(503, "unavailable", f"model {name!r} is {slot.error}")
     if not slot.ready:
         raise ApiError(503, "unavailable", f"model {name!r} failed to load: {slot.error}")
     if task is not None and slot.task != task:
@@ -57,7 +71,7 @@ def slot_for(registry: Registry, name: str | None, task: str | None) -> Slot:
         raise ApiError(
             422, "wrong_task", f"model {name!r} is a {slot.task} model; send it to {route}"
         )
-    return slot
+    return lease(request, slot) if request is not None else slot
 
 
 def check_version(slot: Slot, version: str | None) -> None:

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from service.logs import request_id
+
 log = logging.getLogger("attnserve")
 
 
@@ -94,5 +96,6 @@ def install(app: FastAPI) -> None:
             request.url.path,
             500,
             "internal",
-            f"internal error ({type(exc).__name__}); it is logged on the server",
+            f"internal error ({type(exc).__name__}); it is logged on the server with "
+            f"request id {request_id.get() or '-'}",
         )

@@ -7,6 +7,7 @@ and a body over the limit is refused before it is read whole.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -15,7 +16,10 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.logs import new_request_id, request_id
 from service.metrics import Metrics
+
+access = logging.getLogger("attnserve.access")  # one line per request; never its body
 
 _INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
 ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
@@ -54,6 +58,40 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        rid = new_request_id(dict(scope.get("headers", [])).get(b"x-request-id"))
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def stamped_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, stamped_send)
+        finally:
+            path = scope["path"]
+            access.log(
+                logging.DEBUG if path in ALWAYS_OPEN else logging.INFO,
+                "%s %s %d",
+                scope.get("method"),
+                path,
+                status,
+                extra={
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "model": scope.get("state", {}).get("model") or None,
+                },
+            )
+            request_id.reset(token)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if self.state.draining and path not in ALWAYS_OPEN:
             await _refuse(send, path, 503, "shutting_down", "the service is shutting down")
@@ -64,7 +102,10 @@ class ServiceMiddleware:
             return
         target = endpoint_of(path)
         if target is None:
-            await self.app(scope, _limited(receive, self.max_bytes), send)
+            try:
+                await self.app(scope, _limited(receive, self.max_bytes), send)
+            finally:
+                _release(scope)
             return
         endpoint, model = target
         status = 500
@@ -81,12 +122,19 @@ class ServiceMiddleware:
         try:
             await self.app(scope, _limited(receive, self.max_bytes), tracking_send)
         finally:
+            _release(scope)
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
             model = scope.get("state", {}).get("model") or model
             model = model if self.known(model) else "unknown"
             self.metrics.requests.labels(model, endpoint, outcome(status)).inc()
             self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+
+
+def _release(scope: Scope) -> None:
+    """Give back the model slots the request held (see ``calls.lease``)."""
+    for slot in scope.get("state", {}).pop("leases", []):
+        slot.release()
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -49,7 +49,7 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
     request.state.model = body.model or ""
-    slot = calls.slot_for(registry, body.model, "classification")
+    slot = calls.slot_for(registry, body.model, "classification", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
     calls.check_texts(body.texts, registry.settings)
@@ -79,7 +79,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
     request.state.model = body.model or ""
-    slot = calls.slot_for(registry, body.model, "translation")
+    slot = calls.slot_for(registry, body.model, "translation", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
     calls.check_texts(body.texts, registry.settings)
@@ -148,7 +148,7 @@ async def attention(
     timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
     request.state.model = body.model
-    slot = calls.slot_for(registry, body.model, None)
+    slot = calls.slot_for(registry, body.model, None, request)
     deadline = calls.deadline_of(body.timeout, registry.settings)
     calls.check_texts([body.text], registry.settings, "text")
     out: dict[str, Any] = {"model": slot.name, "version": slot.version}

@@ -98,7 +98,7 @@ def _slot(request: Request, name: str, version: str | None, ready: bool = True) 
         raise ApiError(
             503, "unavailable", f"model {name!r} is not ready: {slot.error or slot.state}"
         )
-    return slot
+    return calls.lease(request, slot) if ready else slot
 
 
 @router.get("/models/{name}")

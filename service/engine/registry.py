@@ -7,6 +7,7 @@ A model that fails to load keeps its slot with state ``failed`` and the reason, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -20,7 +21,15 @@ import onnxruntime as ort
 from service.engine.batcher import Batcher, Limits
 from service.engine.handlers import ClassifierHandler, TranslatorHandler
 from service.metrics import Metrics
-from service.repository import ModelVersion, RepositoryError, load, models, versions
+from service.repository import (
+    MANIFEST,
+    ModelVersion,
+    RepositoryError,
+    check_name,
+    load,
+    models,
+    versions,
+)
 from service.runtime.classifier import ClassifierRuntime
 from service.runtime.session import ProviderLost
 from service.runtime.translator import TranslatorRuntime
@@ -46,10 +55,43 @@ class Slot:
     model: ModelVersion | None = None
     handler: Handler | None = None
     batcher: Batcher[Any, Any] | None = None
+    # requests holding this slot: a replaced slot's batcher closes only when none is left,
+    # so every request finishes on the version that accepted it
+    users: int = 0
+    _idle: asyncio.Event | None = None
 
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    def acquire(self) -> None:
+        self.users += 1
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def retire(self, grace_s: float) -> None:
+        """Out of the registry: wait for the requests that hold it, then close its batcher
+        (which runs what they queued)."""
+        if self.users:
+            self._idle = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace_s)
+            except TimeoutError:
+                log.warning(
+                    "model %s v%s retired with %d requests still on it",
+                    self.name,
+                    self.version,
+                    self.users,
+                )
+        if self.batcher is not None:
+            await self.batcher.close(grace_s)
+
+
+class ReloadRefused(Exception):
+    """A version that cannot be served; the message says why (and what still serves)."""
 
 
 def resolve_device(device: str) -> str:
@@ -77,6 +119,8 @@ class Registry:
         self.slots: dict[str, Slot] = {}
         self.loaded = False  # every model has been tried
         self.error: str | None = None  # the repository itself could not be read
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
 
     def get(self, name: str) -> Slot | None:
         return self.slots.get(name)
@@ -106,24 +150,127 @@ class Registry:
         for name in names:
             self.slots[name] = slot = Slot(name)
             await asyncio.to_thread(self._load, slot)
+            if slot.handler is not None:
+                self._start(slot)
             self._publish(slot)
-            if slot.ready:
-                assert slot.handler is not None
-                slot.batcher = Batcher(
-                    self._guarded(slot),
-                    Limits(
-                        self.settings.max_batch_size,
-                        self.settings.max_batch_tokens,
-                        self.settings.max_wait_s,
-                        self.settings.max_queue,
-                        self.settings.max_padding,
-                        self.settings.engine_workers,
-                    ),
-                    observer=self.metrics.observer(name),
-                    name=f"batch-{name}",
-                )
-                slot.batcher.start()
         self.loaded = True
+
+    def _start(self, slot: Slot) -> None:
+        assert slot.handler is not None
+        s = self.settings
+        slot.batcher = Batcher(
+            self._guarded(slot),
+            Limits(
+                s.max_batch_size,
+                s.max_batch_tokens,
+                s.max_wait_s,
+                s.max_queue,
+                s.max_padding,
+                s.engine_workers,
+            ),
+            observer=self.metrics.observer(slot.name),
+            name=f"batch-{slot.name}",
+        )
+        slot.batcher.start()
+        slot.state = "ready"  # on the event loop, with its batcher: requests may use it now
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    async def load_model(self, name: str) -> Slot:
+        """Load (or reload) a model: its pinned version, else its latest, verified against
+        its manifest and warmed up beside the one serving, then swapped in at once. The
+        replaced version finishes the requests it accepted. A version that fails is refused
+        (ReloadRefused) and the one serving keeps serving."""
+        check_name(self.settings.model_repository, name)
+        async with self._lock(name):
+            old = self.slots.get(name)
+            new = Slot(name)
+            if old is None or not old.ready:
+                self.slots[name] = new  # nothing serves it: show it as loading
+            await asyncio.to_thread(self._load, new)
+            if new.handler is None:
+                if old is not None and old.ready:
+                    raise ReloadRefused(
+                        f"model {name!r} version {new.version} refused: {new.error}; "
+                        f"version {old.version} keeps serving"
+                    )
+                self.slots[name] = new
+                self._publish(new)
+                raise ReloadRefused(f"model {name!r} failed to load: {new.error}")
+            self._start(new)
+            self.slots[name] = new  # the swap: requests from here on get the new version
+            if old is not None:
+                self._unpublish(old)
+                self._retire(old)
+            self._publish(new)
+            return new
+
+    async def unload_model(self, name: str) -> None:
+        """Take a model out of service: new requests get 503, those in flight finish."""
+        async with self._lock(name):
+            old = self.slots.get(name)
+            if old is None:
+                raise KeyError(name)
+            self.slots[name] = Slot(
+                name,
+                state="unloaded",
+                versions=old.versions,
+                task=old.task,
+                error=f"unloaded; POST /v2/repository/models/{name}/load to serve it again",
+            )
+            self._unpublish(old)
+            self._retire(old)
+
+    def _retire(self, slot: Slot) -> None:
+        task = asyncio.create_task(slot.retire(self.settings.grace_period_s))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def poll(self, interval_s: float) -> None:
+        """Every ``interval_s``: load models new to the repository and newer versions of the
+        served ones (unless pinned); a version refused once is not retried until its
+        manifest changes."""
+        refused: dict[str, tuple[int, float]] = {}
+        while True:
+            await asyncio.sleep(interval_s)
+            for name, version, stamp in await asyncio.to_thread(self._wanted):
+                slot = self.slots.get(name)
+                if slot is not None and (
+                    slot.state in ("unloaded", "loading")
+                    or (slot.ready and slot.version == version)
+                ):
+                    continue  # deliberately out, being loaded, or current
+                if refused.get(name) == (version, stamp):
+                    continue
+                try:
+                    await self.load_model(name)
+                    log.info("poll: model %s now serves version %s", name, version)
+                except ReloadRefused as e:
+                    refused[name] = (version, stamp)
+                    log.error("poll: %s", e)
+
+    def _wanted(self) -> list[tuple[str, int, float]]:
+        """(model, the version it should serve, that version's manifest mtime)."""
+        root = self.settings.model_repository
+        out = []
+        try:
+            names = models(root)
+        except (RepositoryError, OSError):
+            return []
+        for name in names:
+            try:
+                found = versions(root, name)
+            except (RepositoryError, OSError):
+                continue
+            version = self.settings.versions.get(name, found[-1] if found else 0)
+            manifest = root / name / str(version) / MANIFEST
+            try:
+                stamp = manifest.stat().st_mtime
+            except OSError:
+                stamp = 0.0
+            out.append((name, version, stamp))
+        return out
 
     def _load(self, slot: Slot) -> None:
         s = self.settings
@@ -151,11 +298,10 @@ class Registry:
             slot.provider = session.get_providers()[0]
             if s.warmup:
                 handler.warmup()
-            slot.handler = handler
-            slot.state = "ready"
+            slot.handler = handler  # "ready" only once its batcher runs (_start)
             slot.load_seconds = round(time.perf_counter() - started, 3)
             log.info(
-                "model %s v%s ready: %s on %s (%s), %.2f s",
+                "model %s v%s loaded: %s on %s (%s), %.2f s",
                 slot.name,
                 slot.version,
                 slot.task,
@@ -186,6 +332,18 @@ class Registry:
 
         return guarded
 
+    def _unpublish(self, slot: Slot) -> None:
+        version = str(slot.version or "")
+        for gauge, labels in (
+            (self.metrics.model_ready, (slot.name, version)),
+            (
+                self.metrics.model_info,
+                (slot.name, version, slot.device or "", slot.provider or "", slot.precision or ""),
+            ),
+        ):
+            with contextlib.suppress(KeyError):  # never exported
+                gauge.remove(*labels)
+
     def _publish(self, slot: Slot) -> None:
         version = str(slot.version or "")
         self.metrics.model_ready.labels(slot.name, version).set(1 if slot.ready else 0)
@@ -196,5 +354,6 @@ class Registry:
 
     async def close(self, grace_s: float) -> None:
         await asyncio.gather(
-            *(s.batcher.close(grace_s) for s in self.slots.values() if s.batcher is not None)
+            *(s.batcher.close(grace_s) for s in self.slots.values() if s.batcher is not None),
+            *self._retiring,
         )

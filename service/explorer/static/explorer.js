@@ -6,6 +6,7 @@ const EXAMPLES = {
   classification: "A moving, beautifully acted film, even if the ending drags.",
   translation: "The file {name} could not be deleted.",
 };
+const KEY = "attnserve-api-key";
 const KINDS = {
   self: "self-attention",
   cross: "cross-attention (target → source)",
@@ -22,10 +23,13 @@ class ApiError extends Error {}
 // POST (or GET without a body) to the service; an error's message is the API's own words.
 async function api(path, body) {
   let response;
+  const headers = { "Content-Type": "application/json" };
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers.Authorization = `Bearer ${key}`;
   try {
-    response = await fetch(path, body === undefined ? {} : {
+    response = await fetch(path, body === undefined ? { headers } : {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers,
       body: JSON.stringify(body),
     });
   } catch (e) {
@@ -37,6 +41,7 @@ async function api(path, body) {
   } catch {
     // not JSON: the status line is all there is
   }
+  if (response.status === 401) $("auth").hidden = false;
   if (!response.ok) {
     const err = data && data.error;
     const said = typeof err === "string" ? err : err && err.message;
@@ -326,6 +331,14 @@ function downloadJson() {
   download(fileName("json"), new Blob([JSON.stringify(body, null, 1)], { type: "application/json" }));
 }
 
+$("use-key").addEventListener("click", () => {
+  sessionStorage.setItem(KEY, $("key").value.trim());
+  $("key").value = "";
+  $("auth").hidden = true;
+  showError("");
+  $("run").disabled = false;
+  loadModels();
+});
 $("query").addEventListener("submit", explore);
 $("model").addEventListener("change", modelChanged);
 $("kind").addEventListener("change", kindChanged);

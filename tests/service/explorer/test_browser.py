@@ -291,3 +291,25 @@ def test_phone_width(browser: Any, server: Server) -> None:
         _shot(page, "en-fr-phone")
     finally:
         context.close()
+
+
+def test_a_service_with_api_keys_asks_for_one(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    key = "explorer-test-key-0123456789"
+    s = start(tmp_path_factory.mktemp("keyed"), ATTNSERVE_API_KEYS=key)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{s.url}/")
+        page.wait_for_selector("#auth:not([hidden])")
+        assert "(401)" in page.inner_text("#error") and "API key" in page.inner_text("#error")
+        page.fill("#key", key)
+        page.click("#use-key")
+        expect(page.locator("#model-info")).to_contain_text("version")
+        _explore(page, SOURCE)
+        assert page.inner_text("#translation")
+        assert page.is_hidden("#auth")
+    finally:
+        context.close()
+        stop(s)
