@@ -41,6 +41,7 @@ class HttpError(RuntimeError):
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.headers: dict[str, str] = {}  # of the last response, names lower-cased
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
@@ -56,7 +57,7 @@ class Connection:
             status = int(lines[0].split(" ", 2)[1])
         except (IndexError, ValueError):
             raise HttpError(f"not an HTTP status line: {lines[0]!r}") from None
-        headers = {
+        headers = self.headers = {
             k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
         }
         if "content-length" in headers:
@@ -72,6 +73,21 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
+
+    @property
+    def usable(self) -> bool:
+        """Still open at the server's end (servers close idle keep-alive connections)."""
+        return not self.reader.at_eof() and not self.writer.is_closing()
+
+
+async def reuse(idle: list[Connection], host: str, port: int) -> Connection:
+    """An idle keep-alive connection the server has not closed, else a new one."""
+    while idle:
+        conn = idle.pop()
+        if conn.usable:
+            return conn
+        conn.close()
+    return await Connection.open(host, port)
 
 
 @dataclass
@@ -184,7 +200,7 @@ async def open_loop(
 
     async def one(raw: bytes, fired: float) -> None:
         async with slots:  # a wait for a free connection counts in the latency
-            conn = idle.pop() if idle else await Connection.open(host, port)
+            conn = await reuse(idle, host, port)
             status = await _send(conn, raw)
             point.record(status, time.perf_counter() - fired)
             if isinstance(status, int):

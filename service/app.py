@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_request_bytes,
         state=state,
         known=lambda name: name in registry.slots,
+        max_in_flight=settings.max_in_flight,
     )
     keys = settings.keys()
     if keys:

@@ -72,7 +72,7 @@ class Metrics:
         )
         self.rejections = Counter(
             "attnserve_rejections",
-            "Texts not run, by reason (queue_full, deadline, cancelled, shutting_down).",
+            "Texts not run, by reason (queue_full, overloaded: would miss its deadline, deadline, cancelled, shutting_down).",
             ["model", "reason"],
             registry=r,
         )

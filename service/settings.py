@@ -94,6 +94,13 @@ class Settings(BaseModel):
         description="Texts waiting per model at most; beyond it requests get 429 at once "
         "with Retry-After.",
     )
+    max_in_flight: int = Field(
+        64,
+        ge=1,
+        description="Inference requests this process handles at once; beyond it 429 with "
+        "Retry-After before the body is read, so that a flood cannot starve the event loop "
+        "that the admitted requests need.",
+    )
     # -- requests ---------------------------------------------------------------
     request_timeout_s: float = Field(
         30.0, gt=0, description="Default deadline; a request still queued then gets 504."

@@ -4,6 +4,7 @@ event loop, queue, await the batcher (or the client's disconnect), time it."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -136,6 +137,44 @@ def deadline_of(timeout: float | None, settings: Settings) -> float:
     return time.monotonic() + timeout
 
 
+def admit(request: Request, slot: Slot, count: int, deadline: float) -> None:
+    """429 at once, before any tokenising, when the model's queue is full or the work queued
+    ahead would outlast this request's deadline: under overload the service spends its CPU
+    on the requests it can serve, not on ones it would refuse anyway. The ``count`` items
+    then count as queued until ``run`` queues them (or the request ends)."""
+    batcher = slot.batcher
+    assert batcher is not None
+    try:
+        ticket = batcher.admit(count, deadline)
+    except QueueFull as e:
+        raise _overloaded(slot, e) from None
+    except ShuttingDown as e:
+        raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
+    batcher.reserved += count
+    request.scope.setdefault("state", {})["reserved"] = (batcher, count, ticket)
+
+
+def unreserve(state: dict[str, Any]) -> tuple[float, float] | None:
+    """Give back what ``admit`` reserved (when the items are queued, or the request ends);
+    the admission ticket for ``submit``."""
+    held = state.pop("reserved", None)
+    if held is None:
+        return None
+    batcher, count, ticket = held
+    batcher.reserved -= count
+    return ticket
+
+
+def _overloaded(slot: Slot, e: QueueFull) -> ApiError:
+    wait = str(max(1, math.ceil(e.retry_after_s)))
+    return ApiError(
+        429,
+        "overloaded",
+        f"model {slot.name!r} is busy: {e}; retry after {wait} s",
+        {"Retry-After": wait},
+    )
+
+
 async def prepare(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Tokenise on a worker thread; a request the model cannot take becomes a 422."""
     try:
@@ -156,12 +195,11 @@ async def run(
 ) -> list[Done[Any]]:
     """Queue the items and await them all; cancel them if the client goes away."""
     assert slot.batcher is not None
+    ticket = unreserve(request.scope.get("state", {}))
     try:
-        futures = slot.batcher.submit(items, key, deadline)
+        futures = slot.batcher.submit(items, key, deadline, ticket)
     except QueueFull as e:
-        raise ApiError(
-            429, "overloaded", f"model {slot.name!r} is busy: {e}", {"Retry-After": "1"}
-        ) from None
+        raise _overloaded(slot, e) from None
     except ShuttingDown as e:
         raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
     results: asyncio.Future[list[Any]] = asyncio.gather(*futures, return_exceptions=True)

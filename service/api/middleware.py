@@ -16,6 +16,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.calls import unreserve
 from service.logs import new_request_id, request_id
 from service.metrics import Metrics
 
@@ -50,8 +51,10 @@ class ServiceMiddleware:
         max_bytes: int,
         state: Any,
         known: Callable[[str], bool],
+        max_in_flight: int = 1 << 30,
     ) -> None:
         self.app, self.metrics, self.max_bytes, self.state = app, metrics, max_bytes, state
+        self.max_in_flight = max_in_flight
         self.known = known  # model names used as labels (others would explode cardinality)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,6 +120,19 @@ class ServiceMiddleware:
                 status = message["status"]
             await send(message)
 
+        if self.state.in_flight >= self.max_in_flight:
+            # the cheapest refusal there is: before the body is read or parsed, so that a
+            # flood cannot starve the event loop the admitted requests need
+            self.metrics.requests.labels("unknown", endpoint, "rejected").inc()
+            await _refuse(
+                send,
+                path,
+                429,
+                "overloaded",
+                f"{self.state.in_flight} requests are in flight, the most this process takes "
+                f"(ATTNSERVE_MAX_IN_FLIGHT); retry after 1 s",
+            )
+            return
         self.state.in_flight += 1
         self.metrics.in_flight.inc()
         try:
@@ -133,7 +149,9 @@ class ServiceMiddleware:
 
 def _release(scope: Scope) -> None:
     """Give back the model slots the request held (see ``calls.lease``)."""
-    for slot in scope.get("state", {}).pop("leases", []):
+    state = scope.get("state", {})
+    unreserve(state)
+    for slot in state.pop("leases", []):
         slot.release()
 
 
@@ -181,7 +199,7 @@ async def _refuse(send: Send, path: str, status: int, type_: str, message: str) 
     )
     body = json.dumps(body_obj).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 503:
+    if status in (429, 503):
         headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -52,6 +52,7 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     slot = calls.slot_for(registry, body.model, "classification", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
     calls.check_texts(body.texts, registry.settings)
     handler = slot.handler
     assert isinstance(handler, ClassifierHandler)
@@ -82,6 +83,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     slot = calls.slot_for(registry, body.model, "translation", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
     calls.check_texts(body.texts, registry.settings)
     handler = slot.handler
     assert isinstance(handler, TranslatorHandler)
@@ -150,6 +152,7 @@ async def attention(
     request.state.model = body.model
     slot = calls.slot_for(registry, body.model, None, request)
     deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.admit(request, slot, 1, deadline)
     calls.check_texts([body.text], registry.settings, "text")
     out: dict[str, Any] = {"model": slot.name, "version": slot.version}
     handler = slot.handler

@@ -157,6 +157,7 @@ async def infer(request: Request, name: str, version: str | None = None) -> Resp
     except ApiError as e:
         raise _bad(e.message) from None
     wanted = _requested_outputs(head, slot)
+    calls.admit(request, slot, len(texts), deadline)
     if slot.task == "classification":
         assert isinstance(slot.handler, ClassifierHandler)
         outputs = await _classify(request, slot, slot.handler, texts, deadline, wanted, timing)

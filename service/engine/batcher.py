@@ -44,6 +44,12 @@ class Limits:
             raise ValueError("max_padding must be ≥ 1 (padded tokens over real tokens)")
 
 
+# Admission control admits a request only if the work queued ahead, as measured, would
+# take at most 1 / MARGIN of its time left: measured batch times lag a load that rises,
+# and a request refused at once (429) costs its client less than one that times out (504).
+MARGIN = 2.0
+
+
 class Rejected(Exception):
     """An item that was not run; ``reason`` is a metric label."""
 
@@ -52,6 +58,17 @@ class Rejected(Exception):
 
 class QueueFull(Rejected):
     reason = "queue_full"
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class WouldMissDeadline(QueueFull):
+    """Admission control: the work queued ahead would outlast this request's deadline, so
+    it is refused now (429) rather than queued only to time out (504)."""
+
+    reason = "overloaded"
 
 
 class ShuttingDown(Rejected):
@@ -103,6 +120,8 @@ class _Entry(Generic[Item, Out]):
     deadline: float | None
     enqueued: float
     future: asyncio.Future[Done[Out]] = field(repr=False)
+    ahead: float = 0.0  # cost queued (or being tokenised) before it when it was admitted
+    admitted: float = 0.0  # when it was admitted (before tokenising), for the wait estimate
 
 
 class Batcher(Generic[Item, Out]):
@@ -123,10 +142,19 @@ class Batcher(Generic[Item, Out]):
         self._clock = clock
         self._name = name
         self._pending: list[_Entry[Item, Out]] = []
+        self._queued_cost = 0  # sum of the pending items' costs
         self._running: set[asyncio.Task[None]] = set()
         self._in_batch: set[_Entry[Item, Out]] = set()
         self._wake = asyncio.Event()
         self._closing = False
+        self._seconds_per_cost: float | None = None  # moving average over recent batches
+        # measured waits: seconds an item waited per unit of cost queued ahead of it
+        self._wait_per_cost: float | None = None
+        self._waited = self._ahead = 0.0
+        self._cost_per_item = 0.0  # moving average: the cost of an item not tokenised yet
+        # items admitted (``admit``) and not queued yet: their callers are tokenising them;
+        # the callers reserve and release them (see service/api/calls.py)
+        self.reserved = 0
         self._loop_task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(limits.workers, thread_name_prefix=name)
 
@@ -139,14 +167,55 @@ class Batcher(Generic[Item, Out]):
     def depth(self) -> int:
         return len(self._pending)
 
+    def admit(self, count: int, deadline: float | None = None) -> tuple[float, float]:
+        """Refuse early, before the caller spends work on ``count`` items (tokenising): a
+        full queue, or queued work that already outlasts ``deadline``, raises as ``submit``
+        would. Passing does not reserve a place; ``submit`` checks again. Returns (now, cost
+        ahead), to give back to ``submit``."""
+        if self._closing:
+            raise ShuttingDown("the service is shutting down; retry on another replica")
+        ahead = self.expected_wait_s()
+        held = len(self._pending) + self.reserved
+        if held + count > self.limits.max_queue:
+            self._observer.dropped(QueueFull.reason, count)
+            raise QueueFull(
+                f"the queue holds {held} of {self.limits.max_queue} items (queued or being "
+                f"tokenised); {count} more do not fit",
+                retry_after_s=ahead,
+            )
+        now = self._clock()
+        if deadline is not None and held and now + MARGIN * ahead > deadline:
+            self._observer.dropped(WouldMissDeadline.reason, count)
+            raise WouldMissDeadline(
+                f"about {ahead:.1f} s of work is queued ahead and this request's deadline "
+                f"is in {max(0.0, deadline - now):.1f} s",
+                retry_after_s=ahead,
+            )
+        return now, self._queued_cost + self.reserved * self._cost_per_item
+
+    def expected_wait_s(self) -> float:
+        """Seconds until the queued items have run, from the measured cost of recent
+        batches (0 before the first batch)."""
+        queued = self._queued_cost + self.reserved * self._cost_per_item
+        if self._wait_per_cost is not None:
+            return queued * self._wait_per_cost
+        if self._seconds_per_cost is None:
+            return 0.0
+        return queued * self._seconds_per_cost / self.limits.workers
+
     @property
     def busy(self) -> bool:
         return bool(self._pending) or bool(self._running)
 
     def submit(
-        self, items: Sequence[tuple[Item, int]], key: Any = None, deadline: float | None = None
+        self,
+        items: Sequence[tuple[Item, int]],
+        key: Any = None,
+        deadline: float | None = None,
+        admitted: tuple[float, float] | None = None,
     ) -> list[asyncio.Future[Done[Out]]]:
-        """Queue ``(item, cost)`` pairs, all or none; raise QueueFull or ShuttingDown."""
+        """Queue ``(item, cost)`` pairs, all or none; raise QueueFull or ShuttingDown.
+        ``admitted``: what ``admit`` returned, so the measured wait includes tokenising."""
         if self._closing:
             self._observer.dropped(ShuttingDown.reason, len(items))
             raise ShuttingDown("the service is shutting down; retry on another replica")
@@ -154,15 +223,32 @@ class Batcher(Generic[Item, Out]):
             self._observer.dropped(QueueFull.reason, len(items))
             raise QueueFull(
                 f"the queue holds {len(self._pending)} of {self.limits.max_queue} items; "
-                f"{len(items)} more do not fit"
+                f"{len(items)} more do not fit",
+                retry_after_s=self.expected_wait_s(),
             )
-        loop = asyncio.get_running_loop()
         now = self._clock()
+        if deadline is not None and self._seconds_per_cost is not None and self._pending:
+            ahead = self.expected_wait_s()
+            mine = sum(max(1, c) for _, c in items) * self._seconds_per_cost / self.limits.workers
+            if now + MARGIN * (ahead + mine) > deadline:
+                self._observer.dropped(WouldMissDeadline.reason, len(items))
+                raise WouldMissDeadline(
+                    f"about {ahead:.1f} s of work is queued ahead and this request's deadline "
+                    f"is in {max(0.0, deadline - now):.1f} s",
+                    retry_after_s=ahead,
+                )
+        loop = asyncio.get_running_loop()
         futures = []
         for item, cost in items:
             fut: asyncio.Future[Done[Out]] = loop.create_future()
             fut.add_done_callback(self._on_done)
-            self._pending.append(_Entry(item, max(1, cost), key, deadline, now, fut))
+            since, ahead = admitted or (
+                now,
+                self._queued_cost + self.reserved * self._cost_per_item,
+            )
+            entry = _Entry(item, max(1, cost), key, deadline, now, fut, ahead, since)
+            self._pending.append(entry)
+            self._queued_cost += max(1, cost)
             futures.append(fut)
         self._observer.depth(len(self._pending))
         self._wake.set()
@@ -182,6 +268,7 @@ class Batcher(Generic[Item, Out]):
         left = [e for e in self._pending if not e.future.done()]
         self._resolve_rejected(left, ShuttingDown("the service shut down before this ran"))
         self._pending.clear()
+        self._queued_cost = 0
         running = [e for e in self._in_batch if not e.future.done()]
         self._resolve_rejected(running, ShuttingDown("the service shut down while this ran"))
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -234,6 +321,7 @@ class Batcher(Generic[Item, Out]):
             )
         if cancelled or expired:
             self._pending = keep
+            self._queued_cost = sum(e.cost for e in keep)
             self._observer.depth(len(keep))
 
     def _next_batch(self, now: float) -> tuple[list[_Entry[Item, Out]] | None, float]:
@@ -257,6 +345,7 @@ class Batcher(Generic[Item, Out]):
         chosen = {id(peers[i]) for i in group}
         batch = [peers[i] for i in group]
         self._pending = [e for e in self._pending if id(e) not in chosen]
+        self._queued_cost = sum(e.cost for e in self._pending)
         self._observer.depth(len(self._pending))
         return batch, now
 
@@ -269,8 +358,18 @@ class Batcher(Generic[Item, Out]):
 
     async def _execute_batch(self, batch: list[_Entry[Item, Out]]) -> None:
         started = self._clock()
+        waited = ahead = 0.0
         for e in batch:
             self._observer.queued(started - e.enqueued)
+            if e.ahead > 0:
+                waited += started - e.admitted
+                ahead += e.ahead
+        if ahead:  # what a unit of queued cost really costs in waiting, all overheads in:
+            # a ratio of decayed sums, so that items with little ahead of them (whose wait is
+            # mostly their own tokenising) cannot blow the estimate up
+            self._waited = 0.8 * self._waited + waited
+            self._ahead = 0.8 * self._ahead + ahead
+            self._wait_per_cost = self._waited / self._ahead
         costs = [e.cost for e in batch]
         loop = asyncio.get_running_loop()
         try:
@@ -291,6 +390,13 @@ class Batcher(Generic[Item, Out]):
             return
         seconds = self._clock() - started
         self._observer.batch(len(batch), sum(costs), len(batch) * max(costs), seconds, True)
+        per_cost = seconds / sum(costs)
+        old = self._seconds_per_cost
+        self._seconds_per_cost = per_cost if old is None else 0.8 * old + 0.2 * per_cost
+        per_item = sum(costs) / len(costs)
+        self._cost_per_item = (
+            per_item if old is None else 0.8 * self._cost_per_item + 0.2 * per_item
+        )
         for e, out in zip(batch, outputs, strict=True):
             if not e.future.done():
                 e.future.set_result(Done(out, started - e.enqueued, seconds, len(batch)))

@@ -149,7 +149,12 @@ def test_a_new_version_is_picked_up_by_polling(repo: Path, tmp_path: Path) -> No
                 assert time.monotonic() < deadline, "version 2 never served"
                 time.sleep(0.05)
             _place(repo, 3, broken=True)  # refused once, not retried; 2 keeps serving
-            load.wait(100)
+            deadline = time.monotonic() + 30
+            while "version 3 refused" not in s.log.read_text():
+                assert time.monotonic() < deadline, "version 3 never tried"
+                time.sleep(0.05)
+            time.sleep(1.0)  # five more polls
+            load.wait(50)
         assert all(a[2] == 200 for a in load.answers), [a for a in load.answers if a[2] != 200][:5]
         assert load.answers[-1][3] == 2
         log = s.log.read_text()

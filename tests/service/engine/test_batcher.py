@@ -324,3 +324,39 @@ def test_padding_window_is_the_largest_run_around_the_oldest() -> None:
         assert len(picked) * max(picked) <= cap * sum(picked)
     # the case a greedy scan misses: [3, 17] alone is over 1.5, the whole run is not
     assert len(_within_padding([1, 0, 2, 3, 4, 5, 6], [3, 17, 20, 26, 27, 32, 33], 1.5)) == 7
+
+
+async def test_a_request_that_would_miss_its_deadline_is_refused_at_once() -> None:
+    """Admission control: from the measured cost of past batches, work queued ahead that
+    would outlast a request's deadline gets it a 429 now (with how long to wait), instead of
+    a 504 later. A fake clock makes each batch take 0.1 s per item of cost 10."""
+    now = [1000.0]
+    engine = FakeEngine()
+
+    def run(items: list[str]) -> Sequence[str]:
+        now[0] += 0.1 * len(items)
+        return engine(items)
+
+    rec = Recorder()
+    b: Batcher[str, str] = Batcher(
+        run, Limits(max_batch_size=4), observer=rec, clock=lambda: now[0]
+    )
+    b.start()
+    assert b.expected_wait_s() == 0.0
+    await settle(b.submit([("warm", 10)], deadline=now[0] + 1))  # measured: 0.01 s per cost
+    engine.gate.clear()  # hold the engine: a queue builds up
+    held = b.submit([("running", 10)], deadline=now[0] + 100)
+    while not engine.gate.is_set() and b.depth:  # wait until it is taken into a batch
+        await asyncio.sleep(0.001)
+    queued = b.submit([(f"q{i}", 10) for i in range(20)], deadline=now[0] + 100)
+    assert b.expected_wait_s() == pytest.approx(2.0)  # 20 items × 10 × 0.01 s
+    with pytest.raises(QueueFull, match=r"about 2\.0 s of work is queued ahead") as refused:
+        b.submit([("late", 10)], deadline=now[0] + 1.5)
+    assert refused.value.retry_after_s == pytest.approx(2.0)
+    assert rec.drops == {"overloaded": 1}
+    accepted = b.submit([("patient", 10)], deadline=now[0] + 5)
+    assert b.submit([("no deadline", 10)])  # without a deadline only the queue bound applies
+    engine.gate.set()
+    results = await settle([*held, *queued, *accepted])
+    assert all(isinstance(r, Done) for r in results)
+    await b.close(1)

@@ -1,0 +1,132 @@
+"""Overload, end to end: a real server driven at about ten times the rate it sustains.
+Only 200s and 429s (with Retry-After) may come back, admitted requests finish within their
+deadline, memory stays bounded, and the service answers normally as soon as the storm
+ends. The figures are printed (pytest -s)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from benchmarks import loadgen
+from benchmarks.processes import scrape
+from tests.service.test_server import Server, start, stop
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_S = 2.0  # each request's deadline
+WORDS = [
+    "a",
+    "moving",
+    "beautifully",
+    "acted",
+    "film",
+    "though",
+    "the",
+    "ending",
+    "drags",
+    "and",
+    "the",
+    "score",
+    "is",
+    "loud",
+]
+
+
+def _bodies(port: int, n: int = 64) -> list[bytes]:
+    rng = random.Random(0)
+    out = []
+    for _ in range(n):
+        texts = [" ".join(rng.choices(WORDS, k=rng.randint(60, 120))) for _ in range(16)]
+        body = {"texts": texts, "timeout": TIMEOUT_S}
+        out.append(loadgen.encode(f"127.0.0.1:{port}", "/v1/classify", body))
+    return out
+
+
+async def _storm(
+    port: int, bodies: list[bytes], rate: float, seconds: float
+) -> list[tuple[int | str, float, str | None]]:
+    """Poisson arrivals at ``rate``; (status, latency, Retry-After) of each answer."""
+    answers: list[tuple[int | str, float, str | None]] = []
+    idle: list[loadgen.Connection] = []
+    rng = random.Random(1)
+
+    async def one(raw: bytes) -> None:
+        fired = time.perf_counter()
+        conn = await loadgen.reuse(idle, "127.0.0.1", port)
+        try:
+            status, _ = await conn.request(raw)
+        except (OSError, asyncio.IncompleteReadError, loadgen.HttpError) as e:
+            answers.append((type(e).__name__, time.perf_counter() - fired, None))
+            conn.close()
+            return
+        answers.append((status, time.perf_counter() - fired, conn.headers.get("retry-after")))
+        idle.append(conn)
+
+    tasks = []
+    end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < end:
+        tasks.append(asyncio.create_task(one(bodies[i % len(bodies)])))
+        i += 1
+        await asyncio.sleep(rng.expovariate(rate))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.close()
+    return answers
+
+
+def _rss_mib(server: Server) -> float:
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_ten_times_the_sustainable_rate(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    try:
+        port = int(server.host_port.rsplit(":", 1)[1])
+        bodies = _bodies(port)
+        # what it sustains: closed loop, 4 clients
+        point = asyncio.run(loadgen.closed_loop("127.0.0.1", port, bodies, 4, 4.0))
+        assert point.ok and not point.errors, point.errors
+        sustained = point.throughput
+        rss_before = _rss_mib(server)
+        rate = 10 * sustained
+        started = time.perf_counter()
+        answers = asyncio.run(_storm(port, bodies, rate, 8.0))
+        storm_s = time.perf_counter() - started
+        rss_after = _rss_mib(server)
+        # recovery: the next request is served at once and the queue is empty
+        t0 = time.perf_counter()
+        r = httpx.post(f"{server.url}/v1/classify", json={"texts": ["A fine film."]}, timeout=10)
+        recovery_ms = (time.perf_counter() - t0) * 1000
+        depth = sum(
+            v for (name, _), v in scrape(server.url).items() if name == "attnserve_queue_depth"
+        )
+    finally:
+        stop(server)
+    statuses = Counter(a[0] for a in answers)
+    ok = sorted(a[1] for a in answers if a[0] == 200)
+    rejected = [a for a in answers if a[0] == 429]
+    print(
+        f"\nsustained {sustained:.1f} requests/s (16 texts each); offered {rate:.0f}/s for "
+        f"{storm_s:.1f} s: {dict(statuses)}; 200s p50 {1000 * ok[len(ok) // 2]:.0f} ms, "
+        f"max {1000 * ok[-1]:.0f} ms (deadline {1000 * TIMEOUT_S:.0f} ms); "
+        f"served {len(ok) / storm_s:.1f}/s; RSS {rss_before:.0f} → {rss_after:.0f} MiB; "
+        f"after the storm: {r.status_code} in {recovery_ms:.0f} ms, queue depth {depth:g}"
+    )
+    assert set(statuses) <= {200, 429}, statuses  # no 5xx, no 504, no broken connection
+    assert rejected and ok, "the storm did not overload, or nothing was served"
+    assert all(a[2] is not None and int(a[2]) >= 1 for a in rejected)  # Retry-After on each
+    assert ok[-1] < TIMEOUT_S + 1.0  # admitted requests finished within their deadline
+    assert len(ok) / storm_s > 0.5 * sustained  # it kept serving at capacity, not collapsing
+    assert rss_after < rss_before + 300  # bounded by the queue, not by the offered load
+    assert r.status_code == 200 and recovery_ms < 1000 and depth == 0
