@@ -133,7 +133,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if not settings.metrics_port:  # else on its own port (see lifespan)
 
-        @app.get("/metrics", include_in_schema=True, tags=["ops"])
+        @app.get(
+            "/metrics",
+            tags=["ops"],
+            response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Metrics"}},
+        )
         async def prometheus() -> Response:
             """Prometheus metrics (text exposition format)."""
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -15,10 +15,19 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from service.api.errors import ApiError
+from service.api.schemas import V2ErrorResponse
+from service.api.v2 import ERRORS, ModelName
 from service.engine.registry import Registry, ReloadRefused
 from service.repository import RepositoryError, check_name, models, versions
 
-router = APIRouter(prefix="/v2/repository", tags=["v2 model control"])
+router = APIRouter(
+    prefix="/v2/repository",
+    tags=["v2 model control"],
+    responses={
+        **ERRORS,
+        403: {"model": V2ErrorResponse, "description": "Model control is off"},
+    },
+)
 
 STATES = {"ready": "READY", "loading": "LOADING"}  # the rest: UNAVAILABLE, with the reason
 
@@ -107,7 +116,7 @@ async def index(request: Request) -> list[dict[str, str]]:
 
 
 @router.post("/models/{name}/load")
-async def load(request: Request, name: str) -> dict[str, Any]:
+async def load(request: Request, name: ModelName) -> dict[str, Any]:
     """Load the model's pinned (ATTNSERVE_VERSIONS) or latest version, verified against its
     manifest and warmed up beside the version serving, then swapped in atomically; requests
     already accepted finish on the old version. A version that fails is refused (400) and
@@ -126,7 +135,7 @@ async def load(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.post("/models/{name}/unload")
-async def unload(request: Request, name: str) -> dict[str, Any]:
+async def unload(request: Request, name: ModelName) -> dict[str, Any]:
     """Stop serving the model: new requests get 503 until it is loaded again; requests in
     flight finish."""
     await _body(request, {"parameters"})

@@ -141,3 +141,20 @@ class AttentionResponse(BaseModel):
     label: str | None = None
     translation: str | None = None
     attention: list[AttentionMap]
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="A stable label, e.g. invalid_input, overloaded, timeout.")
+    message: str = Field(description="What went wrong and what to change.")
+
+
+class ErrorResponse(BaseModel):
+    """Every /v1 error."""
+
+    error: ErrorDetail
+
+
+class V2ErrorResponse(BaseModel):
+    """Every /v2 error, as the Open Inference Protocol has it."""
+
+    error: str

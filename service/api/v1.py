@@ -16,6 +16,7 @@ from service.api.schemas import (
     AttentionResponse,
     ClassifyRequest,
     ClassifyResponse,
+    ErrorResponse,
     TranslateRequest,
     TranslateResponse,
 )
@@ -25,12 +26,19 @@ from service.engine.registry import Registry
 router = APIRouter(prefix="/v1", tags=["v1"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown model"},
-    413: {"description": "Request body over ATTNSERVE_MAX_REQUEST_BYTES"},
-    422: {"description": "Bad input; the message says what to change"},
-    429: {"description": "Queue full; retry after Retry-After seconds"},
-    503: {"description": "Model not ready, or the service is shutting down"},
-    504: {"description": "The request's deadline passed while it was queued"},
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        400: "The body is not JSON (or not UTF-8)",
+        401: "An API key is needed (ATTNSERVE_API_KEYS is set)",
+        404: "Unknown model",
+        413: "Request body over ATTNSERVE_MAX_REQUEST_BYTES",
+        422: "Bad input; the message says what to change",
+        429: "Overloaded: queue full, or the work ahead would outlast the deadline; retry "
+        "after Retry-After seconds",
+        500: "The engine failed on this request's batch (the next batch runs)",
+        503: "Model not ready or unloaded, or the service is shutting down",
+        504: "The request's deadline passed while it was queued",
+    }.items()
 }
 
 
@@ -215,7 +223,7 @@ async def attention(
     return _json(out, timing)
 
 
-@router.get("/models")
+@router.get("/models", responses={401: ERRORS[401]})
 async def list_models(request: Request) -> dict[str, Any]:
     """Every model in the repository: state (ready, loading, failed and why), versions,
     task, labels, limits, execution provider and precision."""

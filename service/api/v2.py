@@ -11,14 +11,15 @@ request ``timeout`` in microseconds).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from attnserve import __version__
 from service.api import calls
 from service.api.errors import ApiError
+from service.api.schemas import V2ErrorResponse
 from service.api.v2_codec import (
     HEADER,
     ProtocolError,
@@ -30,7 +31,65 @@ from service.api.v2_codec import (
 from service.engine.handlers import ClassifierHandler, TranslatorHandler
 from service.engine.registry import Registry, Slot
 
-router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": V2ErrorResponse, "description": text}
+    for status, text in {
+        400: "Bad request: the message says what to change",
+        401: "An API key is needed (ATTNSERVE_API_KEYS is set)",
+        404: "Unknown model or version",
+        413: "Request body over ATTNSERVE_MAX_REQUEST_BYTES",
+        429: "Overloaded; retry after Retry-After seconds",
+        500: "The engine failed on this request's batch",
+        503: "Not ready, unloaded, or shutting down",
+        504: "The request's deadline passed while it was queued",
+    }.items()
+}
+# The inference request body, for the OpenAPI document (the route reads the body itself:
+# JSON, or JSON followed by binary tensors with Inference-Header-Content-Length).
+INFER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["inputs"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "inputs": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "shape", "datatype"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "shape": {"type": "array", "items": {"type": "integer"}},
+                                    "datatype": {"type": "string"},
+                                    "data": {"type": "array"},
+                                    "parameters": {"type": "object"},
+                                },
+                            },
+                        },
+                        "outputs": {"type": "array", "items": {"type": "object"}},
+                        "parameters": {"type": "object"},
+                    },
+                },
+                "example": {
+                    "inputs": [
+                        {
+                            "name": "text",
+                            "shape": [2],
+                            "datatype": "BYTES",
+                            "data": ["Great film", "Dull."],
+                        }
+                    ]
+                },
+            }
+        },
+    }
+}
+ModelName = Annotated[str, Path(description="A served model", examples=["sentiment", "en-fr"])]
+router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"], responses=ERRORS)
 EXTENSIONS = ["classification", "binary_tensor_data"]
 DECODING = ("beam_size", "max_length", "length_penalty")
 KNOWN_PARAMETERS = {"timeout", "binary_data_output", *DECODING}
@@ -50,13 +109,13 @@ async def server_metadata() -> dict[str, Any]:
     return {"name": "attnserve", "version": __version__, "extensions": EXTENSIONS}
 
 
-@router.get("/health/live")
+@router.get("/health/live", response_class=Response)
 async def live() -> Response:
     """200 while the process serves HTTP."""
     return Response(status_code=200)
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", response_class=Response)
 async def ready(request: Request) -> Response:
     """200 once loading is over and at least one model serves; 503 while loading, when no
     model loaded, and from the moment a shutdown begins."""
@@ -103,13 +162,15 @@ def _slot(request: Request, name: str, version: str | None, ready: bool = True) 
 
 @router.get("/models/{name}")
 @router.get("/models/{name}/versions/{version}")
-async def model_metadata(request: Request, name: str, version: str | None = None) -> dict[str, Any]:
+async def model_metadata(
+    request: Request, name: ModelName, version: str | None = None
+) -> dict[str, Any]:
     return _metadata(_slot(request, name, version))
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
-async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+@router.get("/models/{name}/ready", response_class=Response)
+@router.get("/models/{name}/versions/{version}/ready", response_class=Response)
+async def model_ready(request: Request, name: ModelName, version: str | None = None) -> Response:
     slot = _slot(request, name, version, ready=False)
     return Response(
         status_code=200 if slot.ready and not request.app.state.service.draining else 503
@@ -126,9 +187,9 @@ def _strings(t: Tensor) -> list[str]:
     return list(t.data)
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
-async def infer(request: Request, name: str, version: str | None = None) -> Response:
+@router.post("/models/{name}/infer", openapi_extra=INFER_BODY)
+@router.post("/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY)
+async def infer(request: Request, name: ModelName, version: str | None = None) -> Response:
     timing = calls.Timing(time.perf_counter())
     request.state.model = name
     slot = _slot(request, name, version)

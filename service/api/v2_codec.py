@@ -52,15 +52,29 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
         raise ProtocolError("the request body is not valid UTF-8") from None
     except json.JSONDecodeError as e:
         raise ProtocolError(f"the request is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ProtocolError("the request nests JSON too deeply") from None
     if not isinstance(request, dict):
         raise ProtocolError("the request must be a JSON object with an 'inputs' list")
     return request, blob
 
 
+MAX_NESTING = 32  # tensors nest their data one list per dimension; nothing needs more
+
+
 def _flatten(data: Any) -> list[Any]:
-    if isinstance(data, list):
-        return [x for item in data for x in _flatten(item)]
-    return [data]
+    """Row-major elements of (possibly nested) lists, without recursion."""
+    out: list[Any] = []
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            if depth >= MAX_NESTING:
+                raise ProtocolError(f"'data' nests lists deeper than {MAX_NESTING} levels")
+            stack.extend((x, depth + 1) for x in reversed(item))
+        else:
+            out.append(item)
+    return out
 
 
 def _bytes_elements(raw: bytes, name: str) -> list[str]:

@@ -38,8 +38,8 @@ class Server:
     log: Path
 
 
-def start(tmp: Path, **env: str) -> Server:
-    port = free_port()
+def start(tmp: Path, port: int | None = None, **env: str) -> Server:
+    port = port or free_port()
     log = tmp / f"server-{port}.log"
     variables = {**os.environ, "ATTNSERVE_MODEL_REPOSITORY": str(REPOSITORY), **env}
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
