@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench clean
+.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench soak audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,20 @@ loadtest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve bench --out bench-results
+
+## soak: an hour at 20 requests/s against the service: memory over time, latency per ten
+## minutes, growth target under 5 % (not part of `make test`); soak-results/.
+soak: $(STAMP)
+	$(BIN)/attnserve data
+	$(BIN)/python -m benchmarks.soak --minutes 60 --rate 20 --out soak-results
+
+## audit: known vulnerabilities in the pinned dependencies (pip-audit; needs the PyPI JSON
+## API or OSV on the network, which these machines cannot reach; --strict fails rather
+## than report "clean" for a package it could not check).
+audit: $(STAMP)
+	$(BIN)/pip install -q pip-audit==2.10.1
+	$(BIN)/pip freeze --exclude-editable > .audit-requirements.txt
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r .audit-requirements.txt
 
 data: $(STAMP)
 	$(BIN)/attnserve data

@@ -21,6 +21,7 @@ from service.logs import new_request_id, request_id
 from service.metrics import Metrics
 
 access = logging.getLogger("attnserve.access")  # one line per request; never its body
+errors = logging.getLogger("attnserve")
 
 _INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
 ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
@@ -66,16 +67,30 @@ class ServiceMiddleware:
         status = 500
         started = time.perf_counter()
 
+        begun = False
+
         async def stamped_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, begun
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, begun = message["status"], True
                 headers = [*message.get("headers", []), (b"x-request-id", rid.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self._handle(scope, receive, stamped_send)
+        except Exception as e:  # a bug: log it whole, answer without the trace
+            if begun:  # the answer had begun: nothing more can be sent
+                raise
+            errors.exception("unexpected error on %s %s", scope.get("method"), scope["path"])
+            await _refuse(
+                stamped_send,
+                scope["path"],
+                500,
+                "internal",
+                f"internal error ({type(e).__name__}); it is logged on the server with "
+                f"request id {rid}",
+            )
         finally:
             path = scope["path"]
             access.log(
