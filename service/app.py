@@ -99,6 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.service = state
+    # Outermost last: CORS answers preflights; the service middleware stamps the request
+    # id, logs and limits every request (401s included); then the keys are checked.
+    keys = settings.keys()
+    if keys:
+        app.add_middleware(BearerAuth, keys=keys, metrics_open=not settings.metrics_auth)
     app.add_middleware(
         ServiceMiddleware,
         metrics=metrics,
@@ -107,9 +112,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         known=lambda name: name in registry.slots,
         max_in_flight=settings.max_in_flight,
     )
-    keys = settings.keys()
-    if keys:
-        app.add_middleware(BearerAuth, keys=keys, metrics_open=not settings.metrics_auth)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -40,7 +40,7 @@ class BearerAuth:
         return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS":  # CORS preflight
+        if scope["type"] != "http":  # (CORS preflights are answered outside this layer)
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]

@@ -86,7 +86,9 @@ def check_version(slot: Slot, version: str | None) -> None:
         )
 
 
-def check_texts(texts: Sequence[str], settings: Settings, field: str = "texts") -> None:
+def check_count(texts: Sequence[str], settings: Settings, field: str = "texts") -> None:
+    """The cheap part of ``check_texts``: run before admission, so that a request that can
+    never succeed hears 422, not 429."""
     if not texts:
         raise ApiError(422, "invalid_request", f"{field} is empty: send at least one text")
     if len(texts) > settings.max_texts:
@@ -96,6 +98,10 @@ def check_texts(texts: Sequence[str], settings: Settings, field: str = "texts") 
             f"{len(texts)} texts in one request; send at most {settings.max_texts} "
             "(split the request, or raise ATTNSERVE_MAX_TEXTS)",
         )
+
+
+def check_texts(texts: Sequence[str], settings: Settings, field: str = "texts") -> None:
+    check_count(texts, settings, field)
     for i, text in enumerate(texts):
         where = f"{field}[{i}]" if len(texts) > 1 or field == "texts" else field
         if not text.strip():

@@ -23,6 +23,7 @@ from service.metrics import Metrics
 access = logging.getLogger("attnserve.access")  # one line per request; never its body
 errors = logging.getLogger("attnserve")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a decoded path could forge log lines
 _INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
 ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
 ALWAYS_OPEN = ("/v2/health/live", "/v2/health/ready", "/metrics")
@@ -92,7 +93,7 @@ class ServiceMiddleware:
                 f"request id {rid}",
             )
         finally:
-            path = scope["path"]
+            path = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", scope["path"])
             access.log(
                 logging.DEBUG if path in ALWAYS_OPEN else logging.INFO,
                 "%s %s %d",

@@ -60,6 +60,7 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     slot = calls.slot_for(registry, body.model, "classification", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.check_count(body.texts, registry.settings)
     calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
     calls.check_texts(body.texts, registry.settings)
     handler = slot.handler
@@ -91,6 +92,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     slot = calls.slot_for(registry, body.model, "translation", request)
     request.state.model = slot.name
     deadline = calls.deadline_of(body.timeout, registry.settings)
+    calls.check_count(body.texts, registry.settings)
     calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
     calls.check_texts(body.texts, registry.settings)
     handler = slot.handler

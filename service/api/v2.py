@@ -192,9 +192,9 @@ def _strings(t: Tensor) -> list[str]:
 async def infer(request: Request, name: ModelName, version: str | None = None) -> Response:
     timing = calls.Timing(time.perf_counter())
     request.state.model = name
+    body = await request.body()  # before the model is held: a slow upload holds nothing
     slot = _slot(request, name, version)
     registry = _registry(request)
-    body = await request.body()
     try:
         head, blob = split_body(body, request.headers.get(HEADER))
         tensors = read_inputs(head, blob)

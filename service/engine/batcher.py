@@ -47,7 +47,7 @@ class Limits:
 # Admission control admits a request only if the work queued ahead, as measured, would
 # take at most 1 / MARGIN of its time left: measured batch times lag a load that rises,
 # and a request refused at once (429) costs its client less than one that times out (504).
-MARGIN = 2.0
+MARGIN = 3.0
 
 
 class Rejected(Exception):
@@ -196,12 +196,14 @@ class Batcher(Generic[Item, Out]):
     def expected_wait_s(self) -> float:
         """Seconds until the queued items have run, from the measured cost of recent
         batches (0 before the first batch)."""
-        queued = self._queued_cost + self.reserved * self._cost_per_item
+        return self._wait_for(self._queued_cost + self.reserved * self._cost_per_item)
+
+    def _wait_for(self, cost: float) -> float:
         if self._wait_per_cost is not None:
-            return queued * self._wait_per_cost
+            return cost * self._wait_per_cost
         if self._seconds_per_cost is None:
             return 0.0
-        return queued * self._seconds_per_cost / self.limits.workers
+        return cost * self._seconds_per_cost / self.limits.workers
 
     @property
     def busy(self) -> bool:
@@ -228,7 +230,7 @@ class Batcher(Generic[Item, Out]):
             )
         now = self._clock()
         if deadline is not None and self._seconds_per_cost is not None and self._pending:
-            ahead = self.expected_wait_s()
+            ahead = self._wait_for(self._queued_cost)  # requests still tokenising queue behind
             mine = sum(max(1, c) for _, c in items) * self._seconds_per_cost / self.limits.workers
             if now + MARGIN * (ahead + mine) > deadline:
                 self._observer.dropped(WouldMissDeadline.reason, len(items))
@@ -242,10 +244,7 @@ class Batcher(Generic[Item, Out]):
         for item, cost in items:
             fut: asyncio.Future[Done[Out]] = loop.create_future()
             fut.add_done_callback(self._on_done)
-            since, ahead = admitted or (
-                now,
-                self._queued_cost + self.reserved * self._cost_per_item,
-            )
+            since, ahead = admitted or (now, self._queued_cost)
             entry = _Entry(item, max(1, cost), key, deadline, now, fut, ahead, since)
             self._pending.append(entry)
             self._queued_cost += max(1, cost)

@@ -148,11 +148,12 @@ class Registry:
                     name, state="failed", error=f"pinned, but there is no model {name!r} in {root}"
                 )
         for name in names:
-            self.slots[name] = slot = Slot(name)
-            await asyncio.to_thread(self._load, slot)
-            if slot.handler is not None:
-                self._start(slot)
-            self._publish(slot)
+            async with self._lock(name):  # a load or unload request waits for this one
+                self.slots[name] = slot = Slot(name)
+                await asyncio.to_thread(self._load, slot)
+                if slot.handler is not None:
+                    self._start(slot)
+                self._publish(slot)
         self.loaded = True
 
     def _start(self, slot: Slot) -> None:
@@ -177,34 +178,43 @@ class Registry:
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
-    async def load_model(self, name: str) -> Slot:
+    async def load_model(self, name: str, unless_serving: int | None = None) -> Slot:
         """Load (or reload) a model: its pinned version, else its latest, verified against
         its manifest and warmed up beside the one serving, then swapped in at once. The
         replaced version finishes the requests it accepted. A version that fails is refused
-        (ReloadRefused) and the one serving keeps serving."""
+        (ReloadRefused) and the one serving keeps serving. ``unless_serving``: do nothing if
+        that version already serves (the poller's check, made again under the lock)."""
         check_name(self.settings.model_repository, name)
         async with self._lock(name):
             old = self.slots.get(name)
+            if old is not None and old.ready and old.version == unless_serving:
+                return old
             new = Slot(name)
-            if old is None or not old.ready:
-                self.slots[name] = new  # nothing serves it: show it as loading
+            if old is not None and not old.ready:
+                self._replace(old, new)  # nothing serves it (a failed slot may hold a batcher)
+                old = None
+            elif old is None:
+                self.slots[name] = new  # show it as loading
             await asyncio.to_thread(self._load, new)
             if new.handler is None:
-                if old is not None and old.ready:
+                if old is not None:
                     raise ReloadRefused(
                         f"model {name!r} version {new.version} refused: {new.error}; "
                         f"version {old.version} keeps serving"
                     )
-                self.slots[name] = new
                 self._publish(new)
                 raise ReloadRefused(f"model {name!r} failed to load: {new.error}")
             self._start(new)
-            self.slots[name] = new  # the swap: requests from here on get the new version
             if old is not None:
-                self._unpublish(old)
-                self._retire(old)
+                self._replace(old, new)  # the swap: requests from here on get the new version
             self._publish(new)
             return new
+
+    def _replace(self, old: Slot, new: Slot) -> None:
+        """``new`` serves from now on; ``old`` finishes what it holds, then closes."""
+        self.slots[old.name] = new
+        self._unpublish(old)
+        self._retire(old)
 
     async def unload_model(self, name: str) -> None:
         """Take a model out of service: new requests get 503, those in flight finish."""
@@ -212,15 +222,16 @@ class Registry:
             old = self.slots.get(name)
             if old is None:
                 raise KeyError(name)
-            self.slots[name] = Slot(
-                name,
-                state="unloaded",
-                versions=old.versions,
-                task=old.task,
-                error=f"unloaded; POST /v2/repository/models/{name}/load to serve it again",
+            self._replace(
+                old,
+                Slot(
+                    name,
+                    state="unloaded",
+                    versions=old.versions,
+                    task=old.task,
+                    error=f"unloaded; POST /v2/repository/models/{name}/load to serve it again",
+                ),
             )
-            self._unpublish(old)
-            self._retire(old)
 
     def _retire(self, slot: Slot) -> None:
         task = asyncio.create_task(slot.retire(self.settings.grace_period_s))
@@ -244,8 +255,8 @@ class Registry:
                 if refused.get(name) == (version, stamp):
                     continue
                 try:
-                    await self.load_model(name)
-                    log.info("poll: model %s now serves version %s", name, version)
+                    await self.load_model(name, unless_serving=version)
+                    log.info("poll: model %s serves version %s", name, version)
                 except ReloadRefused as e:
                     refused[name] = (version, stamp)
                     log.error("poll: %s", e)

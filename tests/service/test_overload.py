@@ -39,12 +39,14 @@ WORDS = [
 ]
 
 
-def _bodies(port: int, n: int = 64) -> list[bytes]:
+def _bodies(port: int, n: int = 64, timeout: float | None = TIMEOUT_S) -> list[bytes]:
     rng = random.Random(0)
     out = []
     for _ in range(n):
         texts = [" ".join(rng.choices(WORDS, k=rng.randint(60, 120))) for _ in range(16)]
-        body = {"texts": texts, "timeout": TIMEOUT_S}
+        body: dict[str, object] = {"texts": texts}
+        if timeout is not None:
+            body["timeout"] = timeout
         out.append(loadgen.encode(f"127.0.0.1:{port}", "/v1/classify", body))
     return out
 
@@ -94,8 +96,9 @@ def test_ten_times_the_sustainable_rate(tmp_path: Path) -> None:
     try:
         port = int(server.host_port.rsplit(":", 1)[1])
         bodies = _bodies(port)
-        # what it sustains: closed loop, 4 clients
-        point = asyncio.run(loadgen.closed_loop("127.0.0.1", port, bodies, 4, 4.0))
+        # what it sustains: closed loop, 4 clients (the default deadline)
+        calm = _bodies(port, timeout=None)
+        point = asyncio.run(loadgen.closed_loop("127.0.0.1", port, calm, 4, 4.0))
         assert point.ok and not point.errors, point.errors
         sustained = point.throughput
         rss_before = _rss_mib(server)

@@ -114,6 +114,7 @@ function modelChanged() {
 
 async function explore(event) {
   event.preventDefault();
+  if ($("run").disabled) return; // one question at a time (Ctrl+Enter included)
   const m = model();
   if (!m) return;
   const text = $("text").value;

@@ -34,8 +34,10 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 def test_every_endpoint_but_the_probes_and_the_page_needs_a_key(keyed: TestClient) -> None:
     body = {"texts": ["A fine film."]}
-    r = keyed.post("/v1/classify", json=body)
+    r = keyed.post("/v1/classify", json=body, headers={"X-Request-ID": "refused-1"})
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+    assert r.headers["x-request-id"] == "refused-1"  # logged and traceable like any request
+    assert keyed.options("/v1/classify").status_code == 401  # no method slips past
     assert "Authorization: Bearer <key>" in r.json()["error"]["message"]
     r = keyed.post(
         "/v1/classify", json=body, headers={"Authorization": "Bearer wrong-key-0000000000"}

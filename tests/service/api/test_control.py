@@ -190,3 +190,27 @@ def test_control_is_refused_unless_turned_on_and_names_stay_in_the_repository(
         assert [m["name"] for m in r.json()] == ["sentiment"]
     finally:
         stop(s)
+
+
+def test_a_pinned_version_stays_pinned_through_polling_and_loads(
+    repo: Path, tmp_path: Path
+) -> None:
+    _place(repo, 2)
+    s = start(
+        tmp_path,
+        ATTNSERVE_MODEL_REPOSITORY=str(repo),
+        ATTNSERVE_VERSIONS="sentiment:1",
+        ATTNSERVE_REPOSITORY_POLL_S="0.1",
+        ATTNSERVE_MODEL_CONTROL="true",
+    )
+    try:
+        _place(repo, 3)
+        time.sleep(0.5)  # five polls
+        r = httpx.post(f"{s.url}/v1/classify", json={"texts": ["Fine."]})
+        assert r.json()["version"] == 1
+        r = httpx.post(f"{s.url}/v2/repository/models/sentiment/load")
+        assert r.status_code == 200 and r.json()["version"] == "1"
+        index = httpx.post(f"{s.url}/v2/repository/index").json()
+        assert index == [{"name": "sentiment", "version": "1", "state": "READY", "reason": ""}]
+    finally:
+        stop(s)

@@ -35,3 +35,15 @@ def test_an_unexpected_error_is_a_500_without_a_trace_with_the_request_id(
     )
     assert r.headers["x-request-id"] == "trace-me-1"
     assert client.post("/v1/classify", json={"texts": ["fine"]}).status_code == 200
+
+
+def test_a_request_that_can_never_fit_hears_422_not_429() -> None:
+    from service.app import create_app
+    from service.settings import load_settings
+    from tests.service.conftest import REPOSITORY, wait_ready
+
+    settings = load_settings({"model_repository": REPOSITORY, "max_queue": 64}, environ={})
+    with TestClient(create_app(settings)) as c:
+        wait_ready(c)
+        r = c.post("/v1/classify", json={"texts": ["x"] * 65})
+        assert r.status_code == 422 and r.json()["error"]["type"] == "too_many_texts"

@@ -354,7 +354,7 @@ async def test_a_request_that_would_miss_its_deadline_is_refused_at_once() -> No
         b.submit([("late", 10)], deadline=now[0] + 1.5)
     assert refused.value.retry_after_s == pytest.approx(2.0)
     assert rec.drops == {"overloaded": 1}
-    accepted = b.submit([("patient", 10)], deadline=now[0] + 5)
+    accepted = b.submit([("patient", 10)], deadline=now[0] + 10)  # 3 × 2.1 s fits
     assert b.submit([("no deadline", 10)])  # without a deadline only the queue bound applies
     engine.gate.set()
     results = await settle([*held, *queued, *accepted])
