@@ -7,6 +7,7 @@ as the Open Inference Protocol says. No stack trace ever leaves the process.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +25,11 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(message)
         self.status, self.type, self.message, self.headers = status, type_, message, headers
+
+
+def documented(model: type, descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each with its body schema."""
+    return {status: {"model": model, "description": text} for status, text in descriptions.items()}
 
 
 def error_response(

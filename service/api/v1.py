@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api import calls
-from service.api.errors import ApiError
+from service.api.errors import ApiError, documented
 from service.api.schemas import (
     AttentionRequest,
     AttentionResponse,
@@ -25,9 +25,9 @@ from service.engine.registry import Registry
 
 router = APIRouter(prefix="/v1", tags=["v1"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in {
+ERRORS = documented(
+    ErrorResponse,
+    {
         400: "The body is not JSON (or not UTF-8)",
         401: "An API key is needed (ATTNSERVE_API_KEYS is set)",
         404: "Unknown model",
@@ -38,8 +38,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         500: "The engine failed on this request's batch (the next batch runs)",
         503: "Model not ready or unloaded, or the service is shutting down",
         504: "The request's deadline passed while it was queued",
-    }.items()
-}
+    },
+)
 
 
 def _registry(request: Request) -> Registry:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from attnserve import __version__
 from service.api import calls
-from service.api.errors import ApiError
+from service.api.errors import ApiError, documented
 from service.api.schemas import V2ErrorResponse
 from service.api.v2_codec import (
     HEADER,
@@ -31,9 +31,9 @@ from service.api.v2_codec import (
 from service.engine.handlers import ClassifierHandler, TranslatorHandler
 from service.engine.registry import Registry, Slot
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": V2ErrorResponse, "description": text}
-    for status, text in {
+ERRORS = documented(
+    V2ErrorResponse,
+    {
         400: "Bad request: the message says what to change",
         401: "An API key is needed (ATTNSERVE_API_KEYS is set)",
         404: "Unknown model or version",
@@ -42,8 +42,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         500: "The engine failed on this request's batch",
         503: "Not ready, unloaded, or shutting down",
         504: "The request's deadline passed while it was queued",
-    }.items()
-}
+    },
+)
 # The inference request body, for the OpenAPI document (the route reads the body itself:
 # JSON, or JSON followed by binary tensors with Inference-Header-Content-Length).
 INFER_BODY: dict[str, Any] = {
