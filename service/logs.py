@@ -19,7 +19,12 @@ from typing import Any
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _SANE = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
 # LogRecord attributes that are not ours to print
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
 
 
 def new_request_id(header: bytes | None) -> str:

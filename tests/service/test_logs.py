@@ -84,3 +84,4 @@ def test_a_real_server_logs_json_with_ids_never_the_text(
     assert access[made]["status"] == 422
     assert SECRET_TEXT.split(":")[0] not in s.log.read_text()  # request text is never logged
     assert any("ready: serving" in line["message"] for line in lines)
+    assert not any("color_message" in line for line in lines)  # no terminal escapes in JSON
