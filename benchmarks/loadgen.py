@@ -19,7 +19,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,10 +188,12 @@ async def open_loop(
     seconds: float,
     max_connections: int = 512,
     seed: int = 0,
+    observe: Callable[[int | str, float, dict[str, str]], None] | None = None,
 ) -> Point:
     """Poisson arrivals at ``rate`` per second for ``seconds``; every request is answered
     (or fails) before this returns. Up to ``max_connections`` requests in flight: beyond
-    that an arrival waits for a connection, and its latency includes the wait."""
+    that an arrival waits for a connection, and its latency includes the wait.
+    ``observe(status, latency, headers)`` sees every answer (headers empty on a failure)."""
     point = Point("open", rate, 0.0, 0, 0)
     rng = random.Random(seed)
     idle: list[Connection] = []
@@ -203,6 +205,12 @@ async def open_loop(
             conn = await reuse(idle, host, port)
             status = await _send(conn, raw)
             point.record(status, time.perf_counter() - fired)
+            if observe is not None:
+                observe(
+                    status,
+                    time.perf_counter() - fired,
+                    conn.headers if isinstance(status, int) else {},
+                )
             if isinstance(status, int):
                 idle.append(conn)
             else:

@@ -18,7 +18,7 @@ from service.api.errors import ApiError
 from service.api.schemas import V2ErrorResponse
 from service.api.v2 import ERRORS, ModelName
 from service.engine.registry import Registry, ReloadRefused
-from service.repository import RepositoryError, check_name, models, versions
+from service.repository import RepositoryError, check_name, models
 
 router = APIRouter(
     prefix="/v2/repository",
@@ -92,11 +92,7 @@ async def index(request: Request) -> list[dict[str, str]]:
     for name in sorted(names | set(registry.slots)):
         slot = registry.get(name)
         if slot is None:  # in the repository, never loaded
-            try:
-                found = versions(root, name)
-            except (RepositoryError, OSError):
-                found = []
-            version = str(registry.settings.versions.get(name, found[-1] if found else ""))
+            version = str(registry.wanted_version(name) or "")
             entry = {
                 "name": name,
                 "version": version,

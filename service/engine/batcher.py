@@ -169,29 +169,36 @@ class Batcher(Generic[Item, Out]):
 
     def admit(self, count: int, deadline: float | None = None) -> tuple[float, float]:
         """Refuse early, before the caller spends work on ``count`` items (tokenising): a
-        full queue, or queued work that already outlasts ``deadline``, raises as ``submit``
-        would. Passing does not reserve a place; ``submit`` checks again. Returns (now, cost
-        ahead), to give back to ``submit``."""
-        if self._closing:
-            raise ShuttingDown("the service is shutting down; retry on another replica")
-        ahead = self.expected_wait_s()
+        full queue (items being tokenised included), or queued work that already outlasts
+        ``deadline``, raises as ``submit`` would. Passing does not reserve a place; ``submit``
+        checks again. Returns (now, cost ahead), to give back to ``submit``."""
+        now = self._clock()
         held = len(self._pending) + self.reserved
+        self._refuse_unless_room(count, held, self.expected_wait_s(), deadline, now)
+        return now, self._queued_cost + self.reserved * self._cost_per_item
+
+    def _refuse_unless_room(
+        self, count: int, held: int, wait: float | None, deadline: float | None, now: float
+    ) -> None:
+        """Raise ShuttingDown, QueueFull or WouldMissDeadline (``wait``: the seconds these
+        items would wait and run; None without a measurement yet)."""
+        if self._closing:
+            self._observer.dropped(ShuttingDown.reason, count)
+            raise ShuttingDown("the service is shutting down; retry on another replica")
         if held + count > self.limits.max_queue:
             self._observer.dropped(QueueFull.reason, count)
             raise QueueFull(
-                f"the queue holds {held} of {self.limits.max_queue} items (queued or being "
-                f"tokenised); {count} more do not fit",
-                retry_after_s=ahead,
+                f"the queue holds {held} of {self.limits.max_queue} items; {count} more do not fit",
+                retry_after_s=self.expected_wait_s(),
             )
-        now = self._clock()
-        if deadline is not None and held and now + MARGIN * ahead > deadline:
+        if deadline is not None and wait is not None and held and now + MARGIN * wait > deadline:
             self._observer.dropped(WouldMissDeadline.reason, count)
+            ahead = self.expected_wait_s()
             raise WouldMissDeadline(
                 f"about {ahead:.1f} s of work is queued ahead and this request's deadline "
                 f"is in {max(0.0, deadline - now):.1f} s",
                 retry_after_s=ahead,
             )
-        return now, self._queued_cost + self.reserved * self._cost_per_item
 
     def expected_wait_s(self) -> float:
         """Seconds until the queued items have run, from the measured cost of recent
@@ -218,27 +225,12 @@ class Batcher(Generic[Item, Out]):
     ) -> list[asyncio.Future[Done[Out]]]:
         """Queue ``(item, cost)`` pairs, all or none; raise QueueFull or ShuttingDown.
         ``admitted``: what ``admit`` returned, so the measured wait includes tokenising."""
-        if self._closing:
-            self._observer.dropped(ShuttingDown.reason, len(items))
-            raise ShuttingDown("the service is shutting down; retry on another replica")
-        if len(self._pending) + len(items) > self.limits.max_queue:
-            self._observer.dropped(QueueFull.reason, len(items))
-            raise QueueFull(
-                f"the queue holds {len(self._pending)} of {self.limits.max_queue} items; "
-                f"{len(items)} more do not fit",
-                retry_after_s=self.expected_wait_s(),
-            )
         now = self._clock()
-        if deadline is not None and self._seconds_per_cost is not None and self._pending:
-            ahead = self._wait_for(self._queued_cost)  # requests still tokenising queue behind
+        wait = None
+        if self._seconds_per_cost is not None:  # requests still tokenising queue behind
             mine = sum(max(1, c) for _, c in items) * self._seconds_per_cost / self.limits.workers
-            if now + MARGIN * (ahead + mine) > deadline:
-                self._observer.dropped(WouldMissDeadline.reason, len(items))
-                raise WouldMissDeadline(
-                    f"about {ahead:.1f} s of work is queued ahead and this request's deadline "
-                    f"is in {max(0.0, deadline - now):.1f} s",
-                    retry_after_s=ahead,
-                )
+            wait = self._wait_for(self._queued_cost) + mine
+        self._refuse_unless_room(len(items), len(self._pending), wait, deadline, now)
         loop = asyncio.get_running_loop()
         futures = []
         for item, cost in items:

@@ -261,6 +261,14 @@ class Registry:
                     refused[name] = (version, stamp)
                     log.error("poll: %s", e)
 
+    def wanted_version(self, name: str) -> int | None:
+        """The version ``name`` should serve: pinned, else its latest; None if unreadable."""
+        try:
+            found = versions(self.settings.model_repository, name)
+        except (RepositoryError, OSError):
+            return None
+        return self.settings.versions.get(name, found[-1] if found else None)
+
     def _wanted(self) -> list[tuple[str, int, float]]:
         """(model, the version it should serve, that version's manifest mtime)."""
         root = self.settings.model_repository
@@ -270,14 +278,11 @@ class Registry:
         except (RepositoryError, OSError):
             return []
         for name in names:
-            try:
-                found = versions(root, name)
-            except (RepositoryError, OSError):
+            version = self.wanted_version(name)
+            if version is None:
                 continue
-            version = self.settings.versions.get(name, found[-1] if found else 0)
-            manifest = root / name / str(version) / MANIFEST
             try:
-                stamp = manifest.stat().st_mtime
+                stamp = (root / name / str(version) / MANIFEST).stat().st_mtime
             except OSError:
                 stamp = 0.0
             out.append((name, version, stamp))
