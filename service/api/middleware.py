@@ -67,7 +67,6 @@ class ServiceMiddleware:
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()
-
         begun = False
 
         async def stamped_send(message: Message) -> None:
@@ -79,7 +78,7 @@ class ServiceMiddleware:
             await send(message)
 
         try:
-            await self._handle(scope, receive, stamped_send)
+            await self._handle(scope, receive, stamped_send, lambda: status)
         except Exception as e:  # a bug: log it whole, answer without the trace
             if begun:  # the answer had begun: nothing more can be sent
                 raise
@@ -110,7 +109,10 @@ class ServiceMiddleware:
             )
             request_id.reset(token)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, status: Callable[[], int]
+    ) -> None:
+        """``status()``: the status sent so far (500 until the answer begins)."""
         path: str = scope["path"]
         if self.state.draining and path not in ALWAYS_OPEN:
             await _refuse(send, path, 503, "shutting_down", "the service is shutting down")
@@ -127,15 +129,7 @@ class ServiceMiddleware:
                 _release(scope)
             return
         endpoint, model = target
-        status = 500
         started = time.perf_counter()
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         if self.state.in_flight >= self.max_in_flight:
             # the cheapest refusal there is: before the body is read or parsed, so that a
             # flood cannot starve the event loop the admitted requests need
@@ -152,14 +146,14 @@ class ServiceMiddleware:
         self.state.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            await self.app(scope, _limited(receive, self.max_bytes), tracking_send)
+            await self.app(scope, _limited(receive, self.max_bytes), send)
         finally:
             _release(scope)
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
             model = scope.get("state", {}).get("model") or model
             model = model if self.known(model) else "unknown"
-            self.metrics.requests.labels(model, endpoint, outcome(status)).inc()
+            self.metrics.requests.labels(model, endpoint, outcome(status())).inc()
             self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
 
 
