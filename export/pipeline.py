@@ -41,6 +41,7 @@ from export.repository import (
 )
 from models import checkpoint
 from models.classifier import Classifier
+from models.data.corpora import purpose
 from models.data.jsonl import read_jsonl
 from models.translator import Translator
 from service.catalog import headline
@@ -205,7 +206,8 @@ def _export(
     parity.require(rows)
 
     shutil.copy(run / "tokenizer.json", staging / "tokenizer.json")
-    config = model_config(model, name, version, list(precisions), meta)
+    description = purpose(meta.get("data", {}))
+    config = model_config(model, name, version, list(precisions), meta, description)
     write_json(staging / CONFIG, config)
     info: dict[str, Any] = {
         "name": name,

@@ -53,12 +53,14 @@ def model_config(
     version: int,
     precisions: list[str],
     meta: dict[str, Any],
+    description: str,
 ) -> dict[str, Any]:
     """config.json: everything the service needs to feed the graphs and read them."""
     common: dict[str, Any] = {
         "format": FORMAT,
         "name": name,
         "version": version,
+        "description": description,
         "tokenizer": "tokenizer.json",
         "special_tokens": {
             "pad": PAD_ID,

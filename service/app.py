@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_s
 
 from attnserve import __version__
 from service import explorer
-from service.api import control, errors, v1, v2
+from service.api import control, docs, errors, v1, v2
 from service.api.auth import BearerAuth
 from service.api.calls import ClientGone
 from service.api.middleware import ServiceMiddleware
@@ -33,10 +33,23 @@ Residual-attention NLP models on ONNX Runtime, with dynamic batching.
 * `/metrics`: Prometheus.
 * `/explorer`: the attention explorer, a page that draws every attention map.
 
+The default models: `sentiment` reads English movie-review snippets (not other text, and
+unreliable on very short or negated reviews); `en-fr` translates software user-interface
+strings (menus, buttons, messages), not general prose. `GET /v1/models` says what each
+served model is for in its `description`.
+
 Errors on `/v1` are `{"error": {"type", "message"}}`, on `/v2` `{"error": "..."}`;
 the message says what to change. Every response carries `Server-Timing`
 (queue, compute, total in ms) and `X-Batch-Size`.
 """
+
+
+def _where(settings: Settings) -> str:
+    """The line a person reads first: where to point a browser."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    pages = [f"{base}/ (attention explorer)"] if settings.explorer else []
+    return "open " + ", ".join([*pages, f"{base}/docs (API docs)"])
 
 
 @dataclass
@@ -60,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ", ".join(ready) or "no model",
             f"; failed to load: {', '.join(failed)}" if failed else "",
         )
+        log.info(_where(settings))
 
     async def poll() -> None:
         await app.state.loading
@@ -94,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # docs.install serves the pages with their assets, no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.registry = registry
@@ -130,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(v2.router)
     app.include_router(control.router)
+    docs.install(app)
     if settings.explorer:
         explorer.install(app)
 

@@ -25,6 +25,7 @@ def describe(root: Path) -> list[dict[str, Any]]:
             state="valid",
             version=mv.version,
             task=mv.task,
+            description=mv.config.get("description"),
             precisions=mv.precisions,
             default_precision=mv.config["precision"],
             labels=mv.config.get("labels"),

@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from typing import Any
@@ -25,6 +26,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
     "request_id",
     "color_message",
 }
+_SAID = {"method", "path", "status"}  # the access line's message already says these
 
 
 def new_request_id(header: bytes | None) -> str:
@@ -58,16 +60,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line: time, level, message, then the record's fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _SAID}
+        rid = getattr(record, "request_id", "")
+        if rid:
+            fields["request_id"] = rid
+        tail = "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+        line = f"{clock} {record.levelname.lower():<7} {record.getMessage()}{tail}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def resolve_format(fmt: str, stream: Any = None) -> str:
+    """``auto`` is ``text`` on a terminal (a person runs ``make serve``), ``json`` elsewhere."""
+    if fmt != "auto":
+        return fmt
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
 def configure(level: str, fmt: str) -> None:
-    """The root handler for the service and uvicorn's loggers."""
+    """The root handler for the service and uvicorn's loggers (on standard error)."""
     handler = logging.StreamHandler()
     handler.addFilter(_RequestId())
-    if fmt == "json":
+    if resolve_format(fmt, handler.stream) == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-        )
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

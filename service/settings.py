@@ -2,7 +2,7 @@
 
 Each field is read from the environment as ``ATTNSERVE_<NAME>`` (e.g.
 ``ATTNSERVE_MAX_BATCH_SIZE=64``); ``attnserve serve`` flags override the environment.
-``attnserve serve --help-settings`` prints this table with the defaults. Settings that
+``attnserve serve --settings`` prints this table with the defaults. Settings that
 contradict each other stop the service at start-up with a message that says which.
 """
 
@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 PREFIX = "ATTNSERVE_"
 LISTS = {"api_keys", "cors_origins"}  # comma-separated in the environment
+# Variables of the project's other commands that share the prefix: not service settings, so
+# the loader leaves them alone (a typo of a setting still stops the service).
+OTHER_VARIABLES = {
+    "ATTNSERVE_CACHE": "download cache of `attnserve data` (default ~/.cache/attnserve)",
+}
 
 
 class SettingsError(ValueError):
@@ -169,11 +174,13 @@ class Settings(BaseModel):
         "static files that call this service's /v1 API from the browser.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Logging.")
-    log_format: Literal["json", "text"] = Field(
-        "json",
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
         description="json: one JSON object per line (time, level, logger, message, "
-        "request_id, and per request method, path, status, duration_ms, model); text: for "
-        "people. Request texts are never logged.",
+        "request_id, and per request method, path, status, duration_ms, model), for log "
+        "collectors; text: one readable line per record, for people; auto: text when "
+        "standard error is a terminal, json otherwise (containers, files, pipes). Request "
+        "texts are never logged.",
     )
 
     @model_validator(mode="after")
@@ -246,7 +253,7 @@ def load_settings(
     values: dict[str, Any] = {}
     known = set(Settings.model_fields)
     for key, raw in env.items():
-        if not key.startswith(PREFIX):
+        if not key.startswith(PREFIX) or key in OTHER_VARIABLES:
             continue
         name = key[len(PREFIX) :].lower()
         if name not in known:

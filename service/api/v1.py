@@ -228,7 +228,8 @@ async def attention(
 @router.get("/models", responses={401: ERRORS[401]})
 async def list_models(request: Request) -> dict[str, Any]:
     """Every model in the repository: state (ready, loading, failed and why), versions,
-    task, labels, limits, execution provider and precision."""
+    task, what the model is for and where it fails (`description`), labels, limits,
+    execution provider and precision."""
     registry = _registry(request)
     s = registry.settings
     out = []
@@ -249,6 +250,7 @@ async def list_models(request: Request) -> dict[str, Any]:
                 device=slot.device,
                 precision=slot.precision,
                 load_seconds=slot.load_seconds,
+                description=cfg.get("description"),
                 labels=cfg.get("labels"),
                 limits={
                     "max_input_tokens": cfg["max_input_tokens"],

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,39 @@ def test_fused_composition_gets_two_branches_by_default(tmp_path: Path) -> None:
 
     model, _ = checkpoint.load(tmp_path / "run")
     assert model.cfg.composition == "fused" and tuple(model.cfg.scores) == ("dot", "additive")
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    import argparse
+
+    from attnserve.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings[0] if action.option_strings else action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction)
+        and not action.help
+        and action.option_strings  # positionals are named in the usage line
+    ]
+    assert not missing, f"options without help text: {missing}"
+
+
+def test_the_commands_the_readme_lists_are_the_cli_s() -> None:
+    import argparse
+
+    from attnserve.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^attnserve (\w+)\s", readme, re.M))
+    assert listed == set(commands.choices), sorted(set(commands.choices) ^ listed)
+
+
+def test_data_help_names_docs_a_clone_has() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "attnserve.cli", "data", "--help"], capture_output=True, text=True
+    )
+    assert "docs/data.md" in out.stdout and "shared/" not in out.stdout
+    assert (Path(__file__).resolve().parents[2] / "docs" / "data.md").is_file()

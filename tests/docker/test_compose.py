@@ -47,6 +47,11 @@ def test_the_compose_file_validates_with_every_profile() -> None:
     gpu = spec["services"]["attnserve-gpu"]
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
     assert spec["services"]["locust"]["profiles"] == ["loadtest"]
+    for name, service in spec["services"].items():  # nothing open beyond this machine
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all interfaces"
+    grafana = spec["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD")
     grace = float(spec["services"]["attnserve"]["environment"]["ATTNSERVE_GRACE_PERIOD_S"])
     assert int(spec["services"]["attnserve"]["stop_grace_period"].rstrip("s")) > grace
 

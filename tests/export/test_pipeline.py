@@ -10,6 +10,7 @@ import pytest
 
 from attnserve.cli import main
 from export.pipeline import choose_cpu_precision, export_run
+from models.data.corpora import PURPOSES, purpose
 from service.repository import load, validate
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,7 @@ def test_classifier_export_writes_a_sealed_evaluated_version(
     assert "full_graph_fetch_all_vs_logits_only" in m["measurements"]["attention_outputs"]
     assert mv.config["precision"]["cpu"] in ("fp32", "int8")
     assert mv.config["labels"] == ["negative", "positive"]
+    assert mv.config["description"] == PURPOSES["sentiment"]  # what the model is for
     assert not list((repo / "sentiment").glob(".staging-*"))
 
 
@@ -62,9 +64,16 @@ def test_translator_export_decodes_like_pytorch_through_onnx(
     assert ident["beam4"] == {"sentences": 60, "identical": 60}
     assert set(mv.config["graphs"]) == {"encoder", "decoder_step"}
     assert mv.config["decoding"]["beam_size"] == 4
+    assert mv.config["description"] == PURPOSES["en-fr"]
     for p in ("fp32", "int8"):
         assert {"greedy", "beam4"} <= set(mv.manifest["metrics"][p]["test"])
     assert mv.config["precision"]["cpu"] == "fp32"  # not timed: int8 cannot be chosen
+
+
+def test_a_model_of_the_user_s_own_data_says_so() -> None:
+    said = purpose({"train_file": "mine.csv", "valid_file": "v.csv"})
+    assert said == "Trained on the user's own data (mine.csv, v.csv)."
+    assert purpose({"corpus_dir": "/x/data/en-fr"}) == PURPOSES["en-fr"]
 
 
 def test_cli_numbers_versions_and_refuses_to_overwrite(

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
 
 import httpx
 import pytest
 
 from benchmarks.processes import free_port
-from service.logs import JsonFormatter, new_request_id, request_id
+from service.logs import JsonFormatter, TextFormatter, new_request_id, request_id, resolve_format
+from tests.service.conftest import REPOSITORY
 from tests.service.test_server import start, stop
 
 SECRET_TEXT = "my-private-review-7b1e: a moving film"
@@ -85,3 +93,73 @@ def test_a_real_server_logs_json_with_ids_never_the_text(
     assert SECRET_TEXT.split(":")[0] not in s.log.read_text()  # request text is never logged
     assert any("ready: serving" in line["message"] for line in lines)
     assert not any("color_message" in line for line in lines)  # no terminal escapes in JSON
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_auto_is_text_on_a_terminal_and_json_elsewhere() -> None:
+    assert resolve_format("auto", _Stream(True)) == "text"
+    assert resolve_format("auto", _Stream(False)) == "json"
+    assert resolve_format("auto", object()) == "json"  # a stream that cannot tell
+    assert resolve_format("json", _Stream(True)) == "json"
+    assert resolve_format("text", _Stream(False)) == "text"
+
+
+def test_a_text_line_is_readable_and_keeps_the_fields() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "attnserve.access",
+            "levelname": "INFO",
+            "msg": "POST %s %d",
+            "args": ("/v1/x", 200),
+        }
+    )
+    record.method, record.path, record.status, record.duration_ms = "POST", "/v1/x", 200, 1.5
+    record.request_id = "rid-1"
+    line = TextFormatter().format(record)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d info    POST /v1/x 200 duration_ms=1.5 request_id=rid-1", line
+    )
+
+
+@pytest.mark.slow
+def test_a_server_on_a_terminal_prints_readable_lines_and_where_to_look() -> None:
+    """`make serve` in a person's terminal: a pseudo-terminal stands in for it."""
+    port = free_port()
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "ATTNSERVE_MODEL_REPOSITORY": str(REPOSITORY)}
+    env.pop("ATTNSERVE_LOG_FORMAT", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 90
+        while b"open http://" not in seen or not seen.endswith(b"\n"):
+            assert time.monotonic() < deadline and process.poll() is None, seen.decode()
+            if select.select([primary], [], [], 0.5)[0]:
+                seen += os.read(primary, 65536)
+    finally:
+        process.kill()
+        process.wait(10)
+        os.close(primary)
+    lines = seen.decode().replace("\r", "").splitlines()
+    assert not any(line.startswith("{") for line in lines), lines
+    url = f"http://127.0.0.1:{port}"
+    assert any(
+        line.endswith(f"open {url}/ (attention explorer), {url}/docs (API docs)") for line in lines
+    ), lines
+    assert any(
+        re.match(r"\d\d:\d\d:\d\d info    ready: serving en-fr, sentiment", x) for x in lines
+    )

@@ -26,6 +26,7 @@ from tritonclient.utils import InferenceServerException
 from benchmarks.processes import free_port, wait_ready
 from tests.service.api.test_v1 import BAD
 from tests.service.conftest import REPOSITORY
+from tests.service.test_settings import EXAMPLES, documented_variables
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +92,26 @@ def test_classify_translate_and_attention_over_http(server: Server) -> None:
     )
     assert r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
     assert "compute;dur=" in r.headers["server-timing"]
+
+
+def test_serves_with_every_documented_variable_set(tmp_path: Path) -> None:
+    """ATTNSERVE_CACHE (the data download cache) included: no variable the docs name stops
+    the service, and a log to a file is JSON lines that end with where to point a browser."""
+    keys = tmp_path / "keys"
+    keys.write_text("another-api-key-of-32-characters\n")
+    env = documented_variables(keys)
+    env["ATTNSERVE_MODEL_REPOSITORY"] = str(REPOSITORY)
+    server = start(tmp_path, **env)
+    try:
+        key = {"Authorization": f"Bearer {EXAMPLES['ATTNSERVE_API_KEYS']}"}
+        r = httpx.post(f"{server.url}/v1/classify", json={"texts": ["A moving film."]}, headers=key)
+        assert r.status_code == 200 and r.json()["version"] == 1, r.text
+        assert httpx.get(f"{server.url}/v1/models").status_code == 401
+        lines = [json.loads(line) for line in server.log.read_text().splitlines()]
+        where = next(x["message"] for x in lines if x["message"].startswith("open http://"))
+        assert where == (f"open {server.url}/ (attention explorer), {server.url}/docs (API docs)")
+    finally:
+        stop(server)
 
 
 def test_tritonclient_on_every_v2_endpoint(server: Server) -> None:

@@ -62,6 +62,16 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// Either the results of the text just asked, or the panel that says how to get some.
+function showResults(visible, why) {
+  $("results").hidden = !visible;
+  $("empty").hidden = visible;
+  if (!visible) {
+    shown = null;
+    if (why) $("empty-why").textContent = why;
+  }
+}
+
 function model() {
   return models.find((m) => m.name === $("model").value);
 }
@@ -101,6 +111,7 @@ function modelChanged() {
   }
   const limits = m.limits || {};
   $("model-info").textContent = `version ${m.version} · ${m.task} · ${m.provider || ""} ${m.precision || ""} · at most ${limits.max_input_tokens} tokens`;
+  $("model-about").textContent = m.description || "";
   const translation = m.task === "translation";
   $("translation-options").hidden = !translation;
   if (translation) {
@@ -121,6 +132,7 @@ async function explore(event) {
   const truncate = $("truncate").checked;
   if (!text.trim()) {
     showError("Type or paste some text first: there is nothing to look at in an empty text.");
+    showResults(false, "Type a text and press Explore to see its maps.");
     $("text").focus();
     return;
   }
@@ -150,10 +162,12 @@ async function explore(event) {
       showTranslation(result, out);
     }
     $("status").textContent = `${m.name} v${m.version} answered in ${Math.round(performance.now() - started)} ms.`;
-    $("results").hidden = false;
+    showResults(true);
   } catch (e) {
     $("status").textContent = "";
     showError(e instanceof ApiError ? e.message : `Something went wrong in the page: ${e.message}`);
+    // The results on screen belong to an earlier text: never leave them under this error.
+    showResults(false, "The last question got no answer (see the message beside the form); ask again to see its maps.");
   } finally {
     $("run").disabled = false;
     $("query").removeAttribute("aria-busy");

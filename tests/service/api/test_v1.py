@@ -121,6 +121,9 @@ def test_models_lists_state_provider_and_limits(client: TestClient) -> None:
         assert m["limits"]["max_texts"] >= 1
     assert models["sentiment"]["labels"] == ["negative", "positive"]
     assert models["en-fr"]["limits"]["max_beam_size"] == 8
+    # what each default model is for, as its export wrote it
+    assert "movie-review snippets" in models["sentiment"]["description"]
+    assert "user-interface strings" in models["en-fr"]["description"]
 
 
 def test_truncate_opts_in_to_cutting_long_texts(client: TestClient) -> None:

@@ -5,7 +5,6 @@ what the API answers. Screenshots go to reports/explorer/."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,24 +12,14 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.service.test_server import Server, start, stop
+from tests.support.browser import chromium, guard
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "reports" / "explorer"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SENTENCE = "A moving, beautifully acted film, even if the ending drags."
 SOURCE = "The file {name} could not be deleted."
 TOP = (253, 231, 37)  # the colour map's largest weight
@@ -45,12 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (make system-deps installs Debian's chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -58,24 +43,7 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     """A fresh page; any script error, console error or request to another origin fails."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     pg = context.new_page()
-    problems: list[str] = []
-    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    pg.on(
-        "console",
-        lambda m: (
-            problems.append(f"console: {m.text}")
-            if m.type == "error" and "status of 4" not in m.text  # the browser logs refused calls
-            else None
-        ),
-    )
-    pg.on(
-        "request",
-        lambda r: (
-            None
-            if r.url.startswith((server.url, "blob:", "data:"))
-            else problems.append(f"request to another origin: {r.url}")
-        ),
-    )
+    problems = guard(pg, server.url)
     yield pg
     context.close()
     assert not problems, problems
@@ -128,6 +96,13 @@ def _hover(page: Any, i: int, j: int) -> float:
     return float(page.inner_text("#tip").rsplit(": ", 1)[1])
 
 
+def _get(server: Server, path: str) -> dict[str, Any]:
+    r = httpx.get(f"{server.url}{path}", timeout=60)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
 def _api(server: Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
     r = httpx.post(f"{server.url}{path}", json=body, timeout=60)
     assert r.status_code == 200, r.text
@@ -152,7 +127,13 @@ def _shot(page: Any, name: str) -> None:
 
 def test_sentiment(page: Any, server: Server) -> None:
     _open(page, server, "sentiment")
+    # the first view says what to do where the results will be, and what the model is for
+    assert page.is_hidden("#results") and page.is_visible("#empty")
+    assert "press Explore" in page.inner_text("#empty")
+    about = next(m for m in _get(server, "/v1/models")["models"] if m["name"] == "sentiment")
+    assert about["description"] and page.inner_text("#model-about") == about["description"]
     _explore(page, SENTENCE)
+    assert page.is_visible("#results") and page.is_hidden("#empty")
     api = _api(server, "/v1/attention", {"model": "sentiment", "text": SENTENCE})
     probs = _api(server, "/v1/classify", {"model": "sentiment", "texts": [SENTENCE]})
     best = probs["results"][0]
@@ -258,11 +239,16 @@ def test_the_api_s_errors_are_shown_in_its_words(page: Any, server: Server) -> N
     page.check("#truncate")
     _explore(page, "word " * 400)
     assert _shape(page) == (256, 256)
+    assert page.is_visible("#results")
 
     page.fill("#text", "   ")
     page.click("#run")
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error").startswith("Type or paste some text first")
+    # the maps of the earlier text are gone, not left under the error
+    assert page.is_hidden("#results") and page.is_visible("#empty")
+    _explore(page, SENTENCE)
+    assert page.is_visible("#results")
 
     # overload: the service's 429 (made here by intercepting the call) is shown with its wait
     def busy(route: Any) -> None:
@@ -277,6 +263,8 @@ def test_the_api_s_errors_are_shown_in_its_words(page: Any, server: Server) -> N
     page.click("#run")
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error") == "The service is busy; try again in 1 s: the queue is full"
+    assert page.is_hidden("#results") and page.is_visible("#empty")
+    assert "got no answer" in page.inner_text("#empty")
 
 
 def test_phone_width(browser: Any, server: Server) -> None:
