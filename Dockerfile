@@ -16,6 +16,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core ./core
+COPY runtime ./runtime
 COPY attnserve ./attnserve
 COPY service ./service
 RUN /opt/venv/bin/pip install ".[serve]"
@@ -29,6 +31,8 @@ RUN apt-get update \
     && python3 -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core ./core
+COPY runtime ./runtime
 COPY attnserve ./attnserve
 COPY service ./service
 # onnxruntime and onnxruntime-gpu ship the same module: swap one for the other

@@ -64,7 +64,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy attnserve models export service benchmarks loadtest
+	$(BIN)/mypy core runtime attnserve models export service benchmarks loadtest
 
 unit: $(DEV_STAMP)
 	$(BIN)/pytest

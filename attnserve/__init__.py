@@ -1,3 +1,5 @@
-"""attnserve: train, export and serve residual-attention NLP models."""
+"""attnserve: the command line on top of every side (``attnserve.cli``)."""
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

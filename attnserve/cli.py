@@ -56,7 +56,7 @@ def _rows(
     manifest = folder / "manifest.json"
     info = {"corpus_dir": str(folder.resolve())}
     if manifest.is_file():
-        from attnserve.hashing import sha256_file
+        from core.hashing import sha256_file
 
         info["manifest_sha256"] = sha256_file(manifest)
     return list(read_jsonl(folder / "train.jsonl")), list(read_jsonl(folder / "valid.jsonl")), info
@@ -148,7 +148,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from service.catalog import describe
+    from runtime.catalog import describe
 
     entries = describe(args.repository)
     if args.json:
@@ -177,21 +177,21 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from service.repository import load
+    from runtime.repository import load
 
     mv = load(args.repository, args.model, args.version)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise ValueError("give texts as arguments or one per line on stdin")
     if mv.task == "classification":
-        from service.runtime.classifier import ClassifierRuntime
+        from runtime.classifier import ClassifierRuntime
 
         clf = ClassifierRuntime(mv, args.precision)
         for text, probs in zip(texts, clf.predict(texts), strict=True):
             best = int(probs.argmax())
             print(f"{clf.labels[best]}\t{probs[best]:.3f}\t{text}")
     else:
-        from service.runtime.translator import TranslatorRuntime
+        from runtime.translator import TranslatorRuntime
 
         tr = TranslatorRuntime(mv, args.precision)
         opts = {"beam_size": args.beam} if args.beam is not None else {}

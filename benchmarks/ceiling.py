@@ -16,8 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from service.repository import load as load_version
-from service.runtime.classifier import ClassifierRuntime
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import load as load_version
 
 
 @cache
@@ -68,7 +68,7 @@ def reference_decoder(
 ) -> dict[str, Any]:
     import torch
 
-    from attnserve.text.inputs import translator_source
+    from core.text.inputs import translator_source
     from models.decoding import beam_search
     from models.translator import Translator
 

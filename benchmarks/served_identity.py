@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from attnserve.text.inputs import translator_source
-from attnserve.text.tokenizer import SubwordTokenizer
 from benchmarks.client import closed_loop
+from core.text.inputs import translator_source
+from core.text.tokenizer import SubwordTokenizer
 from export.pipeline import corpus_rows
 from models import checkpoint
 from models.decoding import beam_search

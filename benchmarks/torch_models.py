@@ -20,8 +20,8 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from attnserve.text.inputs import classifier_input, translator_source
-from attnserve.text.tokenizer import BOS_ID, SubwordTokenizer
+from core.text.inputs import classifier_input, translator_source
+from core.text.tokenizer import BOS_ID, SubwordTokenizer
 from models import checkpoint
 from models.checkpoint import TASKS
 from models.translator import Translator

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from models.evaluate import classification_metrics, translation_metrics
-from service.repository import ModelVersion
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.translator import TranslatorRuntime
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import ModelVersion
+from runtime.translator import TranslatorRuntime
 
 # The first rows of the test file, re-checked by the tests against the committed models.
 SAMPLE_ROWS = 200

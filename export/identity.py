@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from attnserve.batching import length_batches
+from core.batching import length_batches
 from models.decoding import beam_search
 from models.translator import Translator
-from service.runtime.session import pad
-from service.runtime.translator import TranslatorRuntime
+from runtime.session import pad
+from runtime.translator import TranslatorRuntime
 
 
 def compare(

@@ -12,12 +12,12 @@ from typing import Any
 
 import onnxruntime as ort
 
-from attnserve.batching import length_batches
+from core.batching import length_batches
 from export import variants
-from service.repository import ModelVersion
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.session import pad
-from service.runtime.translator import TranslatorRuntime
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import ModelVersion
+from runtime.session import pad
+from runtime.translator import TranslatorRuntime
 
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:

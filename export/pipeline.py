@@ -26,7 +26,7 @@ from importlib.metadata import version as pkg_version
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
+from core.hashing import sha256_file
 from export import measure, parity, variants
 from export.evaluate import evaluate_version
 from export.onnx_export import OPSET, export_classifier, export_translator
@@ -44,8 +44,8 @@ from models.classifier import Classifier
 from models.data.corpora import purpose
 from models.data.jsonl import read_jsonl
 from models.translator import Translator
-from service.catalog import headline
-from service.repository import CONFIG, ModelVersion, validate
+from runtime.catalog import headline
+from runtime.repository import CONFIG, ModelVersion, validate
 
 PRECISIONS = ("fp32", "int8", "fp16")
 # int8 becomes the CPU default when it is at least this much faster and loses at most
@@ -236,7 +236,7 @@ def _export(
         info["data_manifest"] = data_manifest
     if verify_sentences and isinstance(model, Translator):
         from export.identity import compare
-        from service.runtime.translator import TranslatorRuntime
+        from runtime.translator import TranslatorRuntime
 
         log(f"[4/7] greedy and beam-4 through ONNX vs PyTorch on {verify_sentences} test sentences")
         texts = [r["source"] for r in rows_test[:verify_sentences]]
@@ -275,7 +275,7 @@ def _export(
         if isinstance(model, Classifier):
             with tempfile.TemporaryDirectory() as tmp:
                 lean = export_classifier(model, Path(tmp) / "lean.onnx", with_attention=False)
-                from service.runtime.classifier import ClassifierRuntime
+                from runtime.classifier import ClassifierRuntime
 
                 ids = ClassifierRuntime(mv, "fp32").encode([r["text"] for r in bench_rows])
                 info["measurements"]["attention_outputs"] = measure.attention_output_cost(

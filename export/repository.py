@@ -1,4 +1,4 @@
-"""Write a version folder of the model repository (read back by ``service.repository``).
+"""Write a version folder of the model repository (read back by ``runtime.repository``).
 
 A version is staged in a hidden folder beside its final place and renamed into place
 only when it is complete, so a crash never leaves a half-written version that the
@@ -13,13 +13,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
-from attnserve.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS, UNK_ID
+from core.hashing import sha256_file
+from core.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS, UNK_ID
 from export.graphs import CLASSIFIER, DECODER_STEP, ENCODER, GraphSpec
 from models.classifier import Classifier
 from models.translator import Translator
-from service.repository import CONFIG, FORMAT, MANIFEST, versions
+from runtime.repository import CONFIG, FORMAT, MANIFEST, versions
 
 GRAPH_FILES = {
     "classifier": "classifier{}.onnx",

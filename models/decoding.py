@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.translator import Translator
 
 

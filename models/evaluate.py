@@ -10,8 +10,8 @@ from typing import Any
 import sacrebleu
 import torch
 
-from attnserve.text.placeholders import find_placeholders, placeholders_kept
-from attnserve.text.tokenizer import SubwordTokenizer
+from core.text.placeholders import find_placeholders, placeholders_kept
+from core.text.tokenizer import SubwordTokenizer
 from models import checkpoint
 from models.classifier import Classifier
 from models.plots import plot_history

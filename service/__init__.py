@@ -1,6 +1,5 @@
 """The serving side: FastAPI + ONNX Runtime, never torch.
 
-``repository`` reads model versions, ``runtime/`` drives their graphs, ``engine/``
-batches requests onto them, ``api/`` is the HTTP layer, ``app`` wires it together and
-``server`` runs it under uvicorn with a graceful drain.
+``engine/`` batches requests onto the ``runtime`` of each model, ``api/`` is the HTTP
+layer, ``app`` wires it together and ``server`` runs it under uvicorn with a graceful drain.
 """

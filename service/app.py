@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 
-from attnserve import __version__
+from core import __version__
 from service import explorer
 from service.api import control, docs, errors, v1, v2
 from service.api.auth import BearerAuth

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from attnserve.text.tokenizer import SubwordTokenizer
+from core.text.tokenizer import SubwordTokenizer
 from models.data.corpora import build_corpus
 from models.data.jsonl import read_jsonl
 from models.data.sources import ENFR_SOURCES, default_cache_dir

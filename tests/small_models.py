@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from attnserve.hashing import sha256_file
-from attnserve.text.tokenizer import EOS_ID, SubwordTokenizer
+from core.hashing import sha256_file
+from core.text.tokenizer import EOS_ID, SubwordTokenizer
 from models import checkpoint
 from models.classifier import Classifier, ClassifierConfig
 from models.translator import Translator, TranslatorConfig

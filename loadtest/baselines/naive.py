@@ -20,8 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from attnserve.text.inputs import classifier_input
 from benchmarks import torch_models
+from core.text.inputs import classifier_input
 
 
 class ClassifyRequest(BaseModel):

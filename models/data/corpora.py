@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
+from core.hashing import sha256_file
 from models.data import enfr, sentiment
 from models.data.jsonl import manifest_is_current, write_jsonl
 from models.data.sources import ENFR_SOURCES, SENTIMENT_SOURCES, Source

@@ -14,14 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
-from attnserve.text.normalize import (
+from core.hashing import sha256_file
+from core.text.normalize import (
     dedup_key,
     has_letters,
     normalize_whitespace,
     strip_accelerators,
 )
-from attnserve.text.placeholders import mask, placeholder_counts
+from core.text.placeholders import mask, placeholder_counts
 from models.data.catalogs import read_pairs
 from models.data.sources import ENFR_SOURCES, Source, fetch
 from models.data.split import assign

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
+from core.hashing import sha256_file
 
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:

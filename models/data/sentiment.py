@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
-from attnserve.text.normalize import dedup_key, normalize_whitespace
+from core.hashing import sha256_file
+from core.text.normalize import dedup_key, normalize_whitespace
 from models.data.sources import SENTIMENT_SOURCES, Source, fetch
 from models.data.split import assign
 

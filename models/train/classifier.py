@@ -10,8 +10,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from attnserve.text.inputs import classifier_input
-from attnserve.text.tokenizer import UNK_ID, SubwordTokenizer
+from core.text.inputs import classifier_input
+from core.text.tokenizer import UNK_ID, SubwordTokenizer
 from models import checkpoint
 from models.classifier import Classifier, ClassifierConfig
 from models.train.common import length_batches, pad, pick_device, seed_everything

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from attnserve.batching import length_batches as grouped
+from core.batching import length_batches as grouped
 
 
 def seed_everything(seed: int) -> None:

@@ -11,8 +11,8 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
-from attnserve.text.inputs import translator_source
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
+from core.text.inputs import translator_source
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
 from models import checkpoint
 from models.decoding import beam_search
 from models.train.common import length_batches, pad, pick_device, seed_everything

@@ -14,11 +14,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from runtime.repository import RepositoryError, check_name, models
 from service.api.errors import ApiError
 from service.api.schemas import V2ErrorResponse
 from service.api.v2 import ERRORS, ModelName
 from service.engine.registry import Registry, ReloadRefused
-from service.repository import RepositoryError, check_name, models
 
 router = APIRouter(
     prefix="/v2/repository",

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 
-from attnserve import __version__
+from core import __version__
 from service.api import calls
 from service.api.errors import ApiError, documented
 from service.api.schemas import V2ErrorResponse

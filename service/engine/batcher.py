@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from attnserve.batching import length_batches
+from core.batching import length_batches
 
 Item = TypeVar("Item")  # an item as the engine takes it
 Out = TypeVar("Out")  # one output per item

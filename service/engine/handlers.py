@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from attnserve.text.placeholders import Masked
-from attnserve.text.tokenizer import EOS_ID
-from service.runtime.beam import Hypothesis
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.translator import Translation, TranslatorRuntime
+from core.text.placeholders import Masked
+from core.text.tokenizer import EOS_ID
+from runtime.beam import Hypothesis
+from runtime.classifier import ClassifierRuntime
+from runtime.translator import Translation, TranslatorRuntime
 
 
 class InputError(ValueError):

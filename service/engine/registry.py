@@ -18,10 +18,8 @@ from typing import Any
 
 import onnxruntime as ort
 
-from service.engine.batcher import Batcher, Limits
-from service.engine.handlers import ClassifierHandler, TranslatorHandler
-from service.metrics import Metrics
-from service.repository import (
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import (
     MANIFEST,
     ModelVersion,
     RepositoryError,
@@ -30,9 +28,11 @@ from service.repository import (
     models,
     versions,
 )
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.session import ProviderLost
-from service.runtime.translator import TranslatorRuntime
+from runtime.session import ProviderLost
+from runtime.translator import TranslatorRuntime
+from service.engine.batcher import Batcher, Limits
+from service.engine.handlers import ClassifierHandler, TranslatorHandler
+from service.metrics import Metrics
 from service.settings import Settings
 
 log = logging.getLogger("attnserve")

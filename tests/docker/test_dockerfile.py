@@ -59,7 +59,10 @@ def _copy_build_context(dst: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         assert f"!{name}" in ignore
         shutil.copy(ROOT / name, dst / name)
-    for name in ("attnserve", "service"):
+    stage = _stages()["cpu-build"]
+    folders = re.findall(r"^COPY (\w+) \./\1$", stage, re.M)
+    assert set(folders) == {"core", "runtime", "attnserve", "service"}, folders
+    for name in folders:
         assert f"!{name}/" in ignore
         shutil.copytree(ROOT / name, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
 

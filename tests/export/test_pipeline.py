@@ -11,7 +11,7 @@ import pytest
 from attnserve.cli import main
 from export.pipeline import choose_cpu_precision, export_run
 from models.data.corpora import PURPOSES, purpose
-from service.repository import load, validate
+from runtime.repository import load, validate
 
 pytestmark = pytest.mark.slow
 

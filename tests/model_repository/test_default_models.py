@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from attnserve.hashing import sha256_file
+from core.hashing import sha256_file
 from export.evaluate import SAMPLE_ROWS, classifier_figures, translator_figures
 from models.data.corpora import build_corpus
 from models.data.jsonl import read_jsonl
-from service.repository import load, models
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.translator import TranslatorRuntime
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import load, models
+from runtime.translator import TranslatorRuntime
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.decoding import beam_search, greedy, length_limits
 from models.translator import Translator, TranslatorConfig
 

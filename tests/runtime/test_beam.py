@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from attnserve.text.tokenizer import EOS_ID, SENTINEL_IDS
+from core.text.tokenizer import EOS_ID, SENTINEL_IDS
 from models.decoding import beam_search as reference
-from service.runtime import beam
+from runtime import beam
 from tests.small_models import small_translator
 
 VOCAB = 120

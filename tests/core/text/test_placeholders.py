@@ -1,4 +1,4 @@
-from attnserve.text.placeholders import (
+from core.text.placeholders import (
     MAX_PLACEHOLDERS,
     find_placeholders,
     mask,

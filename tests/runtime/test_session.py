@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.runtime.session import ProviderLost, Runner, create, pad
+from runtime.session import ProviderLost, Runner, create, pad
 
 GRAPH = (
-    Path(__file__).resolve().parents[3] / "model_repository" / "sentiment" / "1" / "classifier.onnx"
+    Path(__file__).resolve().parents[2] / "model_repository" / "sentiment" / "1" / "classifier.onnx"
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from attnserve.text.placeholders import PLACEHOLDER_RE
+from core.text.placeholders import PLACEHOLDER_RE
 
 _WS_RE = re.compile(r"\s+")
 # A menu accelerator marks the key letter of a menu entry: "_File", "&Open", "~Save".

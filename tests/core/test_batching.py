@@ -1,4 +1,4 @@
-from attnserve.batching import length_batches
+from core.batching import length_batches
 
 
 def test_batches_group_by_length_under_the_padded_budget() -> None:

@@ -1,4 +1,4 @@
-from attnserve.text.normalize import (
+from core.text.normalize import (
     dedup_key,
     has_letters,
     normalize_whitespace,

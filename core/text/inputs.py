@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from attnserve.text.tokenizer import EOS_ID, UNK_ID
+from core.text.tokenizer import EOS_ID, UNK_ID
 
 
 def classifier_input(ids: Sequence[int], max_len: int) -> list[int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attnserve.text.tokenizer import SubwordTokenizer
+from core.text.tokenizer import SubwordTokenizer
 
 REPOSITORY = Path(__file__).resolve().parents[3] / "model_repository"
 EN_FR = SubwordTokenizer.load(REPOSITORY / "en-fr" / "1" / "tokenizer.json")

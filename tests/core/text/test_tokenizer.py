@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SubwordTokenizer
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SubwordTokenizer
 
 CORPUS = [
     "Delete the selected items?",
@@ -68,5 +68,5 @@ def test_tokenizer_module_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = "import sys, attnserve.text.tokenizer; sys.exit('torch' in sys.modules)"
+    code = "import sys, core.text.tokenizer; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -3,7 +3,7 @@
 
 Byte-level BPE round-trips any Unicode string exactly (accents, apostrophes, casing,
 emoji), which is what a serving system needs. Placeholders are masked into sentinel
-tokens (see :mod:`attnserve.text.placeholders`) that the tokenizer keeps atomic.
+tokens (see :mod:`core.text.placeholders`) that the tokenizer keeps atomic.
 The service reuses this module: it must never import torch.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from attnserve.text.placeholders import SENTINELS, Masked, mask, unmask
+from core.text.placeholders import SENTINELS, Masked, mask, unmask
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)

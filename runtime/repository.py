@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from attnserve.hashing import sha256_file
-from attnserve.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
+from core.hashing import sha256_file
+from core.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
 
 FORMAT = 1
 MANIFEST = "manifest.json"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 
 Array = np.ndarray
 # (src_ids, src_mask) -> (cross_k, cross_v), each (L, B, h, S, hs)

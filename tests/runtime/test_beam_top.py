@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.runtime.beam import _top
+from runtime.beam import _top
 
 
 def _stable(cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

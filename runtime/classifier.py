@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attnserve.batching import length_batches
-from attnserve.text.inputs import classifier_input
-from attnserve.text.tokenizer import SubwordTokenizer
-from service.repository import ModelVersion
-from service.runtime.session import Runner, create, pad
+from core.batching import length_batches
+from core.text.inputs import classifier_input
+from core.text.tokenizer import SubwordTokenizer
+from runtime.repository import ModelVersion
+from runtime.session import Runner, create, pad
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service.repository import RepositoryError, load, models, versions
+from runtime.repository import RepositoryError, load, models, versions
 
 
 def describe(root: Path) -> list[dict[str, Any]]:

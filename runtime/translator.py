@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from attnserve.batching import length_batches
-from attnserve.text.inputs import translator_source
-from attnserve.text.placeholders import Masked
-from attnserve.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
-from service.repository import ModelVersion
-from service.runtime.beam import Hypothesis, beam_search, log_softmax
-from service.runtime.session import Runner, create, pad
+from core.batching import length_batches
+from core.text.inputs import translator_source
+from core.text.placeholders import Masked
+from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
+from runtime.beam import Hypothesis, beam_search, log_softmax
+from runtime.repository import ModelVersion
+from runtime.session import Runner, create, pad
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from export.pipeline import export_run
 from export.repository import seal
-from service.repository import RepositoryError, load, models, validate, versions
+from runtime.repository import RepositoryError, load, models, validate, versions
 
 
 @pytest.fixture(scope="module")
