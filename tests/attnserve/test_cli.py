@@ -117,3 +117,34 @@ def test_data_help_names_docs_a_clone_has() -> None:
     )
     assert "docs/data.md" in out.stdout and "shared/" not in out.stdout
     assert (Path(__file__).resolve().parents[2] / "docs" / "data.md").is_file()
+
+
+def test_a_side_that_is_not_installed_is_named_with_what_to_install() -> None:
+    """The serving image has no models/ or export/: their commands say so, the rest work."""
+    code = (
+        "import sys\n"
+        "sys.modules['models'] = sys.modules['export'] = None  # as in the serving image\n"
+        "from attnserve.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code, *a], capture_output=True, text=True, timeout=60
+    )
+    refused = run("train", "classifier")
+    assert refused.returncode == 2
+    assert "does not have models/" in refused.stderr and "pip install '.[train]'" in refused.stderr
+    listed = run("--help")
+    assert listed.returncode == 0 and all(c in listed.stdout for c in ("train", "serve", "bench"))
+    assert run("serve", "--settings").returncode == 0
+
+
+def test_only_the_command_s_own_side_is_imported() -> None:
+    code = (
+        "import sys\n"
+        "from attnserve.cli import build_parser\n"
+        "build_parser(['health']).parse_args(['health', '--timeout', '1'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'models', 'export', 'benchmarks', 'runtime', 'service', 'torch'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "['service']", out.stdout + out.stderr
