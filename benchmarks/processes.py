@@ -36,6 +36,10 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def host_port(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     def memory_mib(self) -> dict[str, float]:
         """Resident memory now and at its peak (VmRSS, VmHWM), MiB."""
         fields = {}
@@ -83,14 +87,27 @@ def wait_ready(
             time.sleep(0.01)
 
 
-def _start(name: str, cmd: list[str], port: int, env: dict[str, str], logs: Path) -> Server:
+def launch(
+    name: str,
+    cmd: list[str],
+    port: int,
+    env: dict[str, str],
+    logs: Path,
+    timeout_s: float = 120,
+) -> Server:
+    """Start ``cmd`` (a server on ``port``) with its output in ``logs/<name>.log``, and wait
+    until it is ready. The one launcher of the benchmarks and the tests."""
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{name}.log"
     started = time.perf_counter()
-    with log.open("wb") as out:
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    wait_ready(process, port, log, name=name)
+    wait_ready(process, port, log, timeout_s=timeout_s, name=name)
     return Server(name, process, port, time.perf_counter() - started, log)
+
+
+def serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)]
 
 
 def start_service(name: str, repository: Path, logs: Path, **settings: str) -> Server:
@@ -99,8 +116,7 @@ def start_service(name: str, repository: Path, logs: Path, **settings: str) -> S
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTNSERVE_")}
     env.update({f"ATTNSERVE_{k.upper()}": v for k, v in settings.items()})
     env.update(ATTNSERVE_MODEL_REPOSITORY=str(repository), ATTNSERVE_LOG_LEVEL="warning")
-    cmd = [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)]
-    return _start(name, cmd, port, env, logs)
+    return launch(name, serve_command(port), port, env, logs)
 
 
 def start_naive(repository: Path, logs: Path, threads: int) -> Server:
@@ -108,7 +124,7 @@ def start_naive(repository: Path, logs: Path, threads: int) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "loadtest.baselines.naive", "--port", str(port)]
     cmd += ["--repository", str(repository), "--threads", str(threads)]
-    return _start("naive", cmd, port, dict(os.environ), logs)
+    return launch("naive", cmd, port, dict(os.environ), logs)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

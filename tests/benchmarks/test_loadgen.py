@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from benchmarks import loadgen
-from tests.service.test_server import Server, start, stop
+from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
 

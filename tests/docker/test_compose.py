@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.settings import load_settings
 from tests.docker.tools import tool
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -67,8 +68,7 @@ def _exported_names() -> set[str]:
     """Every sample name the service can export, from a live app after some traffic."""
     settings = load_settings({"model_repository": ROOT / "model_repository"}, environ={})
     with TestClient(create_app(settings)) as client:
-        while client.get("/v2/health/ready").status_code != 200:
-            pass
+        wait_until(lambda: client.get("/v2/health/ready").status_code == 200, 60, "ready")
         client.post("/v1/classify", json={"texts": ["fine"]})
         client.post("/v1/translate", json={"texts": ["Save changes"]})
         text = client.get("/metrics").text

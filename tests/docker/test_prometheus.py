@@ -16,7 +16,8 @@ import yaml
 
 from benchmarks.processes import free_port
 from tests.docker.tools import tool
-from tests.service.test_server import Server, start, stop
+from tests.support.server import Server, start, stop
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -97,10 +98,7 @@ def test_prometheus_answers_over_the_service_histograms(service: Server, prometh
         "sum by (model) (rate(attnserve_batch_size_sum[1m])) "
         "/ sum by (model) (rate(attnserve_batch_size_count[1m]))"
     )
-    deadline = time.monotonic() + 30
-    while not (_query(prometheus, p99) and _query(prometheus, batch)):
-        assert time.monotonic() < deadline, "no answer from Prometheus"
-        time.sleep(0.5)
+    wait_until(lambda: _query(prometheus, p99) and _query(prometheus, batch), 30, "Prometheus", 0.5)
     latency = {r["metric"]["model"]: float(r["value"][1]) for r in _query(prometheus, p99)}
     sizes = {r["metric"]["model"]: float(r["value"][1]) for r in _query(prometheus, batch)}
     print(f"\nPromQL p99 latency (s): {latency}\nPromQL mean batch size: {sizes}")
@@ -128,10 +126,7 @@ def test_the_prometheus_adapter_rule_is_answered(service: Server, prometheus: st
         .replace("<<.GroupBy>>", "instance")
     )
     httpx.post(f"{service.url}/v1/classify", json={"texts": ["warm"]})
-    deadline = time.monotonic() + 30
-    while not (result := _query(prometheus, promql)):
-        assert time.monotonic() < deadline, f"no answer to {promql}"
-        time.sleep(0.5)
+    result = wait_until(lambda: _query(prometheus, promql), 30, f"an answer to {promql}", 0.5)
     print(f"\nadapter query {promql} → {result}")
     assert [r["metric"] for r in result] == [{"instance": service.host_port}]
     assert float(result[0]["value"][1]) >= 0

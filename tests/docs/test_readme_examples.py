@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.test_server import Server, start, stop
+from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
 

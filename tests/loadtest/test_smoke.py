@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.processes import delta, scrape
-from tests.service.test_server import start, stop
+from tests.support.server import start, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

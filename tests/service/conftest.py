@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import load_settings
-
-REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+from tests.support.server import REPOSITORY
+from tests.support.wait import wait_until
 
 
 def wait_ready(client: TestClient, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get("/v2/health/ready").status_code != 200:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not ready after {timeout} s: {client.get('/v1/models').json()}")
-        time.sleep(0.02)
+    wait_until(lambda: client.get("/v2/health/ready").status_code == 200, timeout, "ready")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from service.app import create_app
 from service.engine.registry import Registry
 from service.settings import load_settings
 from tests.service.conftest import REPOSITORY
+from tests.support.wait import until
 
 pytestmark = pytest.mark.anyio
 
@@ -83,8 +84,7 @@ async def test_a_client_that_disconnects_is_dropped_before_its_work_runs(app: Fa
         first = asyncio.ensure_future(
             client.post("/v1/classify", json={"texts": ["holds the engine"]})
         )
-        while not seen:
-            await asyncio.sleep(0.005)
+        await until(lambda: seen, what="the first request reached the engine")
         # a raw ASGI request whose client leaves while it is queued
         left = asyncio.Event()
         body = json.dumps({"texts": ["the client leaves"]}).encode()
@@ -118,8 +118,7 @@ async def test_a_client_that_disconnects_is_dropped_before_its_work_runs(app: Fa
             "server": ("test", 80),
         }
         call = asyncio.ensure_future(app(scope, receive, send))
-        while batcher.depth == 0:
-            await asyncio.sleep(0.005)
+        await until(lambda: batcher.depth > 0, what="the second request was queued")
         left.set()
         await asyncio.wait_for(call, 5)
         gate.set()

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.service.test_server import Server, start, stop
+from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ import pytest
 from benchmarks.processes import free_port
 from service.logs import JsonFormatter, TextFormatter, new_request_id, request_id, resolve_format
 from tests.service.conftest import REPOSITORY
-from tests.service.test_server import start, stop
+from tests.support.server import start, stop
 
 SECRET_TEXT = "my-private-review-7b1e: a moving film"
 

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks import loadgen
 from benchmarks.processes import scrape
-from tests.service.test_server import Server, start, stop
+from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
 

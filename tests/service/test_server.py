@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,42 +19,11 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from benchmarks.processes import free_port, wait_ready
 from tests.service.api.test_v1 import BAD
-from tests.service.conftest import REPOSITORY
 from tests.service.test_settings import EXAMPLES, documented_variables
+from tests.support.server import REPOSITORY, Server, start, stop
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    host_port: str
-    log: Path
-
-
-def start(tmp: Path, port: int | None = None, **env: str) -> Server:
-    port = port or free_port()
-    log = tmp / f"server-{port}.log"
-    variables = {**os.environ, "ATTNSERVE_MODEL_REPOSITORY": str(REPOSITORY), **env}
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)],
-            env=variables,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", log)
-    wait_ready(process, port, log, timeout_s=90)
-    return server
-
-
-def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.kill()
-        server.process.wait(10)
 
 
 @pytest.fixture(scope="module")

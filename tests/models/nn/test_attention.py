@@ -28,10 +28,16 @@ def test_fully_masked_row_gives_zeros_not_nan() -> None:
 
 
 def test_masked_softmax_survives_fp16() -> None:
-    scores = torch.randn(3, 5).half()
+    """Computed in fp16 (as the fp16 graphs do): the masking constant must stay finite
+    there (max 65,504), or a fully masked row turns NaN."""
+    scores = (torch.randn(3, 5) * 100).half()
     mask = torch.tensor([[True] * 5, [False] * 5, [True, False, True, False, False]])
-    w = masked_softmax(scores.float(), mask).half()
+    w = masked_softmax(scores, mask)
+    assert w.dtype == torch.float16
     assert torch.isfinite(w).all()
+    assert torch.equal(w[1], torch.zeros(5, dtype=torch.float16))  # fully masked: zeros
+    assert torch.equal(w[2][~mask[2]], torch.zeros(3, dtype=torch.float16))
+    assert torch.allclose(w[[0, 2]].float().sum(-1), torch.ones(2), atol=1e-2)
 
 
 def test_dot_product_score_is_scaled() -> None:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.test_server import Server, start, stop
 from tests.support.browser import chromium, guard
+from tests.support.server import Server, start, stop
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "reports" / "docs"
 

@@ -19,6 +19,7 @@ from service.engine.batcher import (
     QueueFull,
     ShuttingDown,
 )
+from tests.support.wait import until
 
 pytestmark = pytest.mark.anyio
 LONG = 60.0  # a max wait that never fires within a test
@@ -38,8 +39,10 @@ class FakeEngine:
         self.gate.set()
         self.fail_on: str | None = None
         self.short_by = 0
+        self.calls = 0  # batches that reached the engine (held or not)
 
     def __call__(self, items: list[str]) -> Sequence[str]:
+        self.calls += 1
         self.gate.wait(10)
         self.batches.append(list(items))
         if self.fail_on in items:
@@ -125,7 +128,7 @@ async def test_items_are_grouped_by_length_and_the_oldest_goes_first() -> None:
     engine.gate.clear()  # hold the first batch so that the rest queue up together
     b, _ = make(engine, max_batch_size=3, max_batch_tokens=10_000, max_wait_s=0)
     first = b.submit([("first", 1)])
-    await asyncio.sleep(0.05)
+    await until(lambda: engine.calls == 1, what="the first batch reached the engine")
     lengths = {"l1": 50, "s1": 2, "l2": 52, "s2": 3, "l3": 51, "s3": 2}
     rest = b.submit(list(lengths.items()))
     engine.gate.set()
@@ -151,7 +154,7 @@ async def test_an_expired_request_is_not_run() -> None:
     engine.gate.clear()
     b, rec = make(engine, max_batch_size=1, max_wait_s=0)
     busy = b.submit([("busy", 1)])
-    await asyncio.sleep(0.02)
+    await until(lambda: engine.calls == 1, what="the first batch reached the engine")
     late = b.submit([("late", 1)], deadline=time.monotonic() + 0.05)
     (outcome,) = await settle(late)  # resolved while the engine is still held
     assert isinstance(outcome, DeadlineExceeded)
@@ -167,7 +170,7 @@ async def test_a_cancelled_request_is_dropped_before_it_runs() -> None:
     engine.gate.clear()
     b, rec = make(engine, max_batch_size=1, max_wait_s=0)
     busy = b.submit([("busy", 1)])
-    await asyncio.sleep(0.02)
+    await until(lambda: engine.calls == 1, what="the first batch reached the engine")
     gone, kept = b.submit([("gone", 1)]), b.submit([("kept", 1)])
     gone[0].cancel()  # the client disconnected
     engine.gate.set()
@@ -182,7 +185,7 @@ async def test_a_full_queue_rejects_at_once_all_or_nothing() -> None:
     engine.gate.clear()
     b, rec = make(engine, max_batch_size=1, max_wait_s=0, max_queue=3)
     running = b.submit([("run", 1)])
-    await asyncio.sleep(0.02)
+    await until(lambda: engine.calls == 1, what="the first batch reached the engine")
     queued = b.submit([("q1", 1), ("q2", 1)])
     with pytest.raises(QueueFull, match="2 of 3"):
         b.submit([("x", 1), ("y", 1)])
@@ -219,7 +222,7 @@ async def test_shutdown_drains_queued_work_then_refuses() -> None:
     b, _ = make(engine, max_batch_size=2, max_wait_s=0)
     futures = b.submit([(f"t{i}", 1) for i in range(5)])
     closing = asyncio.ensure_future(b.close(5))
-    await asyncio.sleep(0.02)
+    await until(lambda: b._closing, what="the batcher began to close")
     with pytest.raises(ShuttingDown):
         b.submit([("late", 1)])
     engine.gate.set()
@@ -275,7 +278,7 @@ async def test_padding_cap_keeps_lengths_together_and_the_oldest_first() -> None
     engine.gate.clear()  # hold the first batch so the rest queue up together
     b, rec = make(engine, max_batch_size=32, max_padding=1.2)
     first = b.submit([("first", 5)])
-    await asyncio.sleep(0.05)
+    await until(lambda: engine.calls == 1, what="the first batch reached the engine")
     lengths = {"x3": 3, "y3": 3, "z4": 4, "long30": 30, "long32": 32, "oldest10": 10}
     later = b.submit([("oldest10", 10)]) + b.submit(
         [(k, v) for k, v in lengths.items() if k != "oldest10"]
@@ -346,8 +349,7 @@ async def test_a_request_that_would_miss_its_deadline_is_refused_at_once() -> No
     await settle(b.submit([("warm", 10)], deadline=now[0] + 1))  # measured: 0.01 s per cost
     engine.gate.clear()  # hold the engine: a queue builds up
     held = b.submit([("running", 10)], deadline=now[0] + 100)
-    while not engine.gate.is_set() and b.depth:  # wait until it is taken into a batch
-        await asyncio.sleep(0.001)
+    await until(lambda: b.depth == 0, what="the held item was taken into a batch")
     queued = b.submit([(f"q{i}", 10) for i in range(20)], deadline=now[0] + 100)
     assert b.expected_wait_s() == pytest.approx(2.0)  # 20 items × 10 × 0.01 s
     with pytest.raises(QueueFull, match=r"about 2\.0 s of work is queued ahead") as refused:

@@ -63,6 +63,22 @@ def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
 
 
 def test_a_pinned_version_is_served(tmp_path: Path) -> None:
+    """en-fr has versions 1 and 2: the latest serves, unless a pin says otherwise."""
+    _linked_copy(tmp_path)
+    for src in (tmp_path / "en-fr" / "1").iterdir():
+        (tmp_path / "en-fr" / "2").mkdir(exist_ok=True)
+        os.symlink(src.resolve(), tmp_path / "en-fr" / "2" / src.name)
+    for pin, served in (({}, 2), ({"en-fr": 1}, 1)):
+        settings = load_settings({"model_repository": tmp_path, "versions": pin}, environ={})
+        with TestClient(create_app(settings)) as client:
+            wait_ready(client)
+            models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+            assert models["en-fr"]["version"] == served and models["en-fr"]["versions"] == [1, 2]
+            r = client.post("/v1/translate", json={"texts": ["Save changes"], "beam_size": 1})
+            assert r.status_code == 200 and r.json()["version"] == served
+
+
+def test_a_pinned_version_that_is_missing_fails_and_says_so(tmp_path: Path) -> None:
     _linked_copy(tmp_path)
     settings = load_settings({"model_repository": tmp_path, "versions": {"en-fr": 7}}, environ={})
     with TestClient(create_app(settings)) as client:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.service.test_server import Server, start, stop
 from tests.support.browser import chromium, guard
+from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
 
