@@ -17,7 +17,7 @@ from core import __version__
 from service import explorer
 from service.api import control, docs, errors, v1, v2
 from service.api.auth import BearerAuth
-from service.api.calls import ClientGone
+from service.api.call import ClientGone
 from service.api.middleware import ServiceMiddleware
 from service.engine.registry import Registry
 from service.metrics import Metrics

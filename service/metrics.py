@@ -7,7 +7,13 @@ endpoint, outcome, reason). The mean batch size over any window is
 
 from __future__ import annotations
 
+import contextlib
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from service.engine.slot import Slot
 
 LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 SIZE = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -108,6 +114,27 @@ class Metrics:
 
     def observer(self, model: str) -> BatchObserver:
         return BatchObserver(self, model)
+
+    def publish(self, slot: Slot) -> None:
+        """A slot's readiness and, when it serves, where and how (model_info)."""
+        version = str(slot.version or "")
+        self.model_ready.labels(slot.name, version).set(1 if slot.ready else 0)
+        if slot.ready:
+            self.model_info.labels(*_info(slot)).set(1)
+
+    def unpublish(self, slot: Slot) -> None:
+        """A replaced slot's series go away (its version no longer serves)."""
+        for gauge, labels in (
+            (self.model_ready, (slot.name, str(slot.version or ""))),
+            (self.model_info, _info(slot)),
+        ):
+            with contextlib.suppress(KeyError):  # never exported
+                gauge.remove(*labels)
+
+
+def _info(slot: Slot) -> tuple[str, str, str, str, str]:
+    version = str(slot.version or "")
+    return slot.name, version, slot.device or "", slot.provider or "", slot.precision or ""
 
 
 class BatchObserver:

@@ -16,7 +16,6 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.calls import unreserve
 from service.logs import new_request_id, request_id
 from service.metrics import Metrics
 
@@ -123,10 +122,7 @@ class ServiceMiddleware:
             return
         target = endpoint_of(path)
         if target is None:
-            try:
-                await self.app(scope, _limited(receive, self.max_bytes), send)
-            finally:
-                _release(scope)
+            await self.app(scope, _limited(receive, self.max_bytes), send)
             return
         endpoint, model = target
         started = time.perf_counter()
@@ -148,21 +144,12 @@ class ServiceMiddleware:
         try:
             await self.app(scope, _limited(receive, self.max_bytes), send)
         finally:
-            _release(scope)
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
             model = scope.get("state", {}).get("model") or model
             model = model if self.known(model) else "unknown"
             self.metrics.requests.labels(model, endpoint, outcome(status())).inc()
             self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
-
-
-def _release(scope: Scope) -> None:
-    """Give back the model slots the request held (see ``calls.lease``)."""
-    state = scope.get("state", {})
-    unreserve(state)
-    for slot in state.pop("leases", []):
-        slot.release()
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from service.api import calls
+from service.api import checks
+from service.api.call import Timing, begin, find
 from service.api.errors import ApiError, documented
 from service.api.schemas import (
     AttentionRequest,
@@ -47,27 +47,23 @@ def _registry(request: Request) -> Registry:
     return registry
 
 
-def _json(body: dict[str, Any], timing: calls.Timing) -> JSONResponse:
+def _json(body: dict[str, Any], timing: Timing) -> JSONResponse:
     return JSONResponse(body, headers=timing.headers())
 
 
 @router.post("/classify", response_model=ClassifyResponse, responses=ERRORS)
 async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     """Labels and class probabilities for each text, batched with concurrent requests."""
-    timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
-    request.state.model = body.model or ""
-    slot = calls.slot_for(registry, body.model, "classification", request)
-    request.state.model = slot.name
-    deadline = calls.deadline_of(body.timeout, registry.settings)
-    calls.check_count(body.texts, registry.settings)
-    calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
-    calls.check_texts(body.texts, registry.settings)
-    handler = slot.handler
-    assert isinstance(handler, ClassifierHandler)
-    items = await calls.prepare(handler.prepare, body.texts, body.truncate)
-    done = await calls.run(request, slot, items, "classify", deadline)
-    timing.add(done)
+    slot = find(request, registry, body.model, "classification")
+    deadline = checks.deadline_of(body.timeout, registry.settings)
+    checks.check_count(body.texts, registry.settings)
+    async with begin(request, slot, deadline, len(body.texts)) as call:  # cheap: 429 first
+        checks.check_texts(body.texts, registry.settings)
+        handler = slot.handler
+        assert isinstance(handler, ClassifierHandler)
+        items = await call.prepare(handler.prepare, body.texts, body.truncate)
+        done = await call.run(items, "classify")
     results = []
     for d in done:
         p = d.output.probabilities
@@ -79,55 +75,53 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
                 "probabilities": {lab: float(x) for lab, x in zip(handler.labels, p, strict=True)},
             }
         )
-    return _json({"model": slot.name, "version": slot.version, "results": results}, timing)
+    return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
 
 
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
 async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     """Translations by batched beam search (beam 1 is greedy) over the encoder and the
     decoder-step graph with its key/value cache."""
-    timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
-    request.state.model = body.model or ""
-    slot = calls.slot_for(registry, body.model, "translation", request)
-    request.state.model = slot.name
-    deadline = calls.deadline_of(body.timeout, registry.settings)
-    calls.check_count(body.texts, registry.settings)
-    calls.admit(request, slot, len(body.texts), deadline)  # cheap: refuse before any work
-    calls.check_texts(body.texts, registry.settings)
-    handler = slot.handler
-    assert isinstance(handler, TranslatorHandler)
-    try:
-        decoding = handler.decoding(
-            beam_size=body.beam_size,
-            max_length=body.max_length,
-            length_penalty=body.length_penalty,
-        )
-    except ValueError as e:
-        raise ApiError(422, "invalid_request", str(e)) from None
-    items = await calls.prepare(handler.prepare, body.texts, decoding, body.truncate)
-    done = await calls.run(request, slot, items, decoding, deadline)
-    timing.add(done)
-    registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
-    results: list[dict[str, Any]] = [
-        {"translation": d.output.translation, "score": round(float(d.output.score), 6)}
-        for d in done
-    ]
-    if body.return_alignment:
-        forced = [
-            (handler.forced(it, d.output.tokens), cost)
-            for (it, cost), d in zip(items, done, strict=True)
+    slot = find(request, registry, body.model, "translation")
+    deadline = checks.deadline_of(body.timeout, registry.settings)
+    checks.check_count(body.texts, registry.settings)
+    async with begin(request, slot, deadline, len(body.texts)) as call:  # cheap: 429 first
+        checks.check_texts(body.texts, registry.settings)
+        handler = slot.handler
+        assert isinstance(handler, TranslatorHandler)
+        try:
+            decoding = handler.decoding(
+                beam_size=body.beam_size,
+                max_length=body.max_length,
+                length_penalty=body.length_penalty,
+            )
+        except ValueError as e:
+            raise ApiError(422, "invalid_request", str(e)) from None
+        items = await call.prepare(handler.prepare, body.texts, decoding, body.truncate)
+        done = await call.run(items, decoding)
+        registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
+        results: list[dict[str, Any]] = [
+            {"translation": d.output.translation, "score": round(float(d.output.score), 6)}
+            for d in done
         ]
-        aligned = await calls.run(request, slot, forced, "forced", deadline)
-        timing.add(aligned)
-        for result, (item, _), a in zip(results, forced, aligned, strict=True):
-            cross = a.output.cross_attention  # (Ld, h, T+1, S)
-            result["alignment"] = {
-                "source_tokens": handler.tokens(item.ids, item.masked.spans),
-                "target_tokens": [*handler.tokens(item.target or [], item.masked.spans), "</s>"],
-                "weights": _round(cross[-1].mean(0)),
-            }
-    return _json({"model": slot.name, "version": slot.version, "results": results}, timing)
+        if body.return_alignment:
+            forced = [
+                (handler.forced(it, d.output.tokens), cost)
+                for (it, cost), d in zip(items, done, strict=True)
+            ]
+            aligned = await call.run(forced, "forced")
+            for result, (item, _), a in zip(results, forced, aligned, strict=True):
+                cross = a.output.cross_attention  # (Ld, h, T+1, S)
+                result["alignment"] = {
+                    "source_tokens": handler.tokens(item.ids, item.masked.spans),
+                    "target_tokens": [
+                        *handler.tokens(item.target or [], item.masked.spans),
+                        "</s>",
+                    ],
+                    "weights": _round(cross[-1].mean(0)),
+                }
+    return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
 
 
 def _round(a: np.ndarray, digits: int = 5) -> Any:
@@ -157,72 +151,68 @@ async def attention(
 ) -> Response:
     """Every attention map of one text: self-attention per layer (heads × query × key),
     the classifier's pooling weights, a translator's cross-attention over its translation."""
-    timing = calls.Timing(time.perf_counter())
     registry = _registry(request)
-    request.state.model = body.model
-    slot = calls.slot_for(registry, body.model, None, request)
-    deadline = calls.deadline_of(body.timeout, registry.settings)
-    calls.admit(request, slot, 1, deadline)
-    calls.check_texts([body.text], registry.settings, "text")
-    out: dict[str, Any] = {"model": slot.name, "version": slot.version}
-    handler = slot.handler
-    if isinstance(handler, ClassifierHandler):
-        if body.target is not None:
-            raise ApiError(422, "invalid_request", "'target' is for translation models only")
-        items = await calls.prepare(handler.prepare, [body.text], body.truncate, attention=True)
-        (d,) = await calls.run(request, slot, items, "attention", deadline)
-        timing.add([d])
-        o = d.output
-        out["tokens"] = handler.tokens(items[0][0].ids)
-        out["label"] = handler.labels[int(np.argmax(o.probabilities))]
-        maps = [
-            {"layer": i, "kind": "self", "weights": _round(w)} for i, w in enumerate(o.attention)
-        ]
-        maps.append({"layer": None, "kind": "pooling", "weights": _round(o.pooling)})
-    else:
-        assert isinstance(handler, TranslatorHandler)
-        if body.target is not None:
-            calls.check_texts([body.target], registry.settings, "target")
-            item = await calls.prepare(
-                handler.prepare_forced, body.text, body.target, body.truncate
-            )
-        else:
-            sources = await calls.prepare(
-                handler.prepare, [body.text], handler.defaults, body.truncate
-            )
-            (gen,) = await calls.run(request, slot, sources, handler.defaults, deadline)
-            timing.add([gen])
-            item = handler.forced(sources[0][0], gen.output.tokens)
-        (d,) = await calls.run(request, slot, [(item, len(item.ids))], "forced", deadline)
-        timing.add([d])
-        o = d.output
-        assert item.target is not None
-        out["tokens"] = handler.tokens(item.ids, item.masked.spans)
-        out["target_tokens"] = [*handler.tokens(item.target, item.masked.spans), "</s>"]
-        out["translation"] = o.translation
-        maps = [
-            {"layer": i, "kind": "self", "weights": _round(w)}
-            for i, w in enumerate(o.encoder_attention)
-        ]
-        maps += [
-            {"layer": i, "kind": "cross", "weights": _round(w)}
-            for i, w in enumerate(o.cross_attention)
-        ]
-        if o.decoder_attention is not None:
-            maps += [
-                {"layer": i, "kind": "decoder_self", "weights": _round(w)}
-                for i, w in enumerate(o.decoder_attention)
+    slot = find(request, registry, body.model)
+    deadline = checks.deadline_of(body.timeout, registry.settings)
+    async with begin(request, slot, deadline, 1) as call:
+        checks.check_texts([body.text], registry.settings, "text")
+        out: dict[str, Any] = {"model": slot.name, "version": slot.version}
+        handler = slot.handler
+        if isinstance(handler, ClassifierHandler):
+            if body.target is not None:
+                raise ApiError(422, "invalid_request", "'target' is for translation models only")
+            items = await call.prepare(handler.prepare, [body.text], body.truncate, attention=True)
+            (d,) = await call.run(items, "attention")
+            o = d.output
+            out["tokens"] = handler.tokens(items[0][0].ids)
+            out["label"] = handler.labels[int(np.argmax(o.probabilities))]
+            maps = [
+                {"layer": i, "kind": "self", "weights": _round(w)}
+                for i, w in enumerate(o.attention)
             ]
-    out["attention"] = maps
-    if format == "png":
-        from service.api.heatmap import render
+            maps.append({"layer": None, "kind": "pooling", "weights": _round(o.pooling)})
+        else:
+            assert isinstance(handler, TranslatorHandler)
+            if body.target is not None:
+                checks.check_texts([body.target], registry.settings, "target")
+                item = await call.prepare(
+                    handler.prepare_forced, body.text, body.target, body.truncate
+                )
+            else:
+                sources = await call.prepare(
+                    handler.prepare, [body.text], handler.defaults, body.truncate
+                )
+                (gen,) = await call.run(sources, handler.defaults)
+                item = handler.forced(sources[0][0], gen.output.tokens)
+            (d,) = await call.run([(item, len(item.ids))], "forced")
+            o = d.output
+            assert item.target is not None
+            out["tokens"] = handler.tokens(item.ids, item.masked.spans)
+            out["target_tokens"] = [*handler.tokens(item.target, item.masked.spans), "</s>"]
+            out["translation"] = o.translation
+            maps = [
+                {"layer": i, "kind": "self", "weights": _round(w)}
+                for i, w in enumerate(o.encoder_attention)
+            ]
+            maps += [
+                {"layer": i, "kind": "cross", "weights": _round(w)}
+                for i, w in enumerate(o.cross_attention)
+            ]
+            if o.decoder_attention is not None:
+                maps += [
+                    {"layer": i, "kind": "decoder_self", "weights": _round(w)}
+                    for i, w in enumerate(o.decoder_attention)
+                ]
+        out["attention"] = maps
+        if format == "png":
+            from service.api.heatmap import render
 
-        try:
-            png = await calls.prepare(render, out, kind, layer, head)
-        except ValueError as e:
-            raise ApiError(422, "invalid_request", str(e)) from None
-        return Response(png, media_type="image/png", headers=timing.headers())
-    return _json(out, timing)
+            try:
+                png = await call.prepare(render, out, kind, layer, head)
+            except ValueError as e:
+                raise ApiError(422, "invalid_request", str(e)) from None
+            return Response(png, media_type="image/png", headers=call.timing.headers())
+    return _json(out, call.timing)
 
 
 @router.get("/models", responses={401: ERRORS[401]})

@@ -10,14 +10,14 @@ request ``timeout`` in microseconds).
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Path, Request, Response
 
 from core import __version__
-from service.api import calls
+from service.api import checks
+from service.api.call import Call, Timing, begin, find
 from service.api.errors import ApiError, documented
 from service.api.schemas import V2ErrorResponse
 from service.api.v2_codec import (
@@ -29,7 +29,8 @@ from service.api.v2_codec import (
     write_response,
 )
 from service.engine.handlers import ClassifierHandler, TranslatorHandler
-from service.engine.registry import Registry, Slot
+from service.engine.registry import Registry
+from service.engine.slot import Slot
 
 ERRORS = documented(
     V2ErrorResponse,
@@ -143,21 +144,7 @@ def _metadata(slot: Slot) -> dict[str, Any]:
 
 
 def _slot(request: Request, name: str, version: str | None, ready: bool = True) -> Slot:
-    registry = _registry(request)
-    slot = registry.get(name)
-    if slot is None:
-        raise ApiError(
-            404,
-            "model_not_found",
-            f"unknown model {name!r}; models: {', '.join(sorted(registry.slots)) or 'none'}",
-        )
-    if version is not None:
-        calls.check_version(slot, version)
-    if ready and not slot.ready:
-        raise ApiError(
-            503, "unavailable", f"model {name!r} is not ready: {slot.error or slot.state}"
-        )
-    return calls.lease(request, slot) if ready else slot
+    return find(request, _registry(request), name, version=version, ready=ready)
 
 
 @router.get("/models/{name}")
@@ -190,9 +177,8 @@ def _strings(t: Tensor) -> list[str]:
 @router.post("/models/{name}/infer", openapi_extra=INFER_BODY)
 @router.post("/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY)
 async def infer(request: Request, name: ModelName, version: str | None = None) -> Response:
-    timing = calls.Timing(time.perf_counter())
-    request.state.model = name
     body = await request.body()  # before the model is held: a slow upload holds nothing
+    timing = Timing()
     slot = _slot(request, name, version)
     registry = _registry(request)
     try:
@@ -213,18 +199,18 @@ async def infer(request: Request, name: ModelName, version: str | None = None) -
     if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)):
         raise _bad("parameter 'timeout' must be an integer number of microseconds")
     try:
-        deadline = calls.deadline_of(None if timeout is None else timeout / 1e6, registry.settings)
-        calls.check_texts(texts, registry.settings, "text")
+        deadline = checks.deadline_of(None if timeout is None else timeout / 1e6, registry.settings)
+        checks.check_texts(texts, registry.settings, "text")
     except ApiError as e:
         raise _bad(e.message) from None
     wanted = _requested_outputs(head, slot)
-    calls.admit(request, slot, len(texts), deadline)
-    if slot.task == "classification":
-        assert isinstance(slot.handler, ClassifierHandler)
-        outputs = await _classify(request, slot, slot.handler, texts, deadline, wanted, timing)
-    else:
-        assert isinstance(slot.handler, TranslatorHandler)
-        outputs = await _translate(request, slot, slot.handler, texts, params, deadline, timing)
+    async with begin(request, slot, deadline, len(texts), timing) as call:
+        if slot.task == "classification":
+            assert isinstance(slot.handler, ClassifierHandler)
+            outputs = await _classify(call, slot.handler, texts, wanted)
+        else:
+            assert isinstance(slot.handler, TranslatorHandler)
+            outputs = await _translate(call, slot.handler, texts, params)
     binary_all = params.get("binary_data_output") is True
     binary = {
         o.name for o in outputs if binary_all or wanted.get(o.name, {}).get("binary_data") is True
@@ -258,17 +244,10 @@ def _requested_outputs(head: dict[str, Any], slot: Slot) -> dict[str, dict[str, 
 
 
 async def _classify(
-    request: Request,
-    slot: Slot,
-    handler: ClassifierHandler,
-    texts: list[str],
-    deadline: float,
-    wanted: dict[str, dict[str, Any]],
-    timing: calls.Timing,
+    call: Call, handler: ClassifierHandler, texts: list[str], wanted: dict[str, dict[str, Any]]
 ) -> list[Tensor]:
-    items = await _prepare(handler.prepare, texts)
-    done = await calls.run(request, slot, items, "classify", deadline)
-    timing.add(done)
+    items = await _prepare(call, handler.prepare, texts)
+    done = await call.run(items, "classify")
     probs = np.stack([d.output.probabilities for d in done]).astype(np.float32)  # (N, C)
     labels = [handler.labels[int(i)] for i in probs.argmax(1)]
     n, c = probs.shape
@@ -287,29 +266,22 @@ async def _classify(
 
 
 async def _translate(
-    request: Request,
-    slot: Slot,
-    handler: TranslatorHandler,
-    texts: list[str],
-    params: dict[str, Any],
-    deadline: float,
-    timing: calls.Timing,
+    call: Call, handler: TranslatorHandler, texts: list[str], params: dict[str, Any]
 ) -> list[Tensor]:
     try:
         decoding = handler.decoding(**{k: params.get(k) for k in DECODING})
     except ValueError as e:
         raise _bad(str(e)) from None
-    items = await _prepare(handler.prepare, texts, decoding)
-    done = await calls.run(request, slot, items, decoding, deadline)
-    timing.add(done)
-    _registry(request).metrics.generated.labels(slot.name).inc(
+    items = await _prepare(call, handler.prepare, texts, decoding)
+    done = await call.run(items, decoding)
+    _registry(call.request).metrics.generated.labels(call.slot.name).inc(
         sum(len(d.output.tokens) for d in done)
     )
     return [Tensor("translation", "BYTES", [len(done)], [d.output.translation for d in done])]
 
 
-async def _prepare(fn: Any, *args: Any) -> Any:
+async def _prepare(call: Call, fn: Any, *args: Any) -> Any:
     try:
-        return await calls.prepare(fn, *args)
+        return await call.prepare(fn, *args)
     except ApiError as e:
         raise _bad(e.message) from None

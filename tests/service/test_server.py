@@ -22,6 +22,7 @@ from tritonclient.utils import InferenceServerException
 from tests.service.api.test_v1 import BAD
 from tests.service.test_settings import EXAMPLES, documented_variables
 from tests.support.server import REPOSITORY, Server, start, stop
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -182,17 +183,17 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
         texts = [
             f"The file number {i} could not be saved because the disk is full." for i in range(24)
         ]
-        # enough work per request (8 sentences, beam 8) that all 24 are in flight at once
-        bodies = [{"texts": [t] * 8, "beam_size": 8} for t in texts]
+        # enough work per request (8 sentences, beam 8) that all 24 are in flight at once,
+        # with a deadline long enough that admission control refuses none on a slow host
+        bodies = [{"texts": [t] * 8, "beam_size": 8, "timeout": 120} for t in texts]
         with cf.ThreadPoolExecutor(24) as pool:
             busy = [
                 pool.submit(httpx.post, f"{server.url}/v1/translate", json=b, timeout=60)
                 for b in bodies
             ]
-            deadline = time.monotonic() + 30
-            while _in_flight(server) < len(texts) + 1:  # every request accepted first
-                assert time.monotonic() < deadline, "requests never reached the server"
-                time.sleep(0.01)
+            wait_until(  # every request accepted first
+                lambda: _in_flight(server) >= len(texts) + 1, 60, "every request in flight"
+            )
             server.process.send_signal(signal.SIGTERM)
             time.sleep(0.2)
             assert httpx.get(f"{server.url}/v2/health/ready").status_code == 503

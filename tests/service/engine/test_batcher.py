@@ -10,15 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from service.engine.batcher import (
-    Batcher,
-    DeadlineExceeded,
-    Done,
-    EngineError,
-    Limits,
-    QueueFull,
-    ShuttingDown,
-)
+from service.engine.batcher import Batcher, Limits
+from service.engine.outcomes import DeadlineExceeded, Done, EngineError, QueueFull, ShuttingDown
 from tests.support.wait import until
 
 pytestmark = pytest.mark.anyio
@@ -305,7 +298,7 @@ def test_padding_window_is_the_largest_run_around_the_oldest() -> None:
     """Against a brute-force search: the ratio is not monotone (a longer item can lower it)."""
     import random
 
-    from service.engine.batcher import _within_padding
+    from service.engine.grouping import within_padding as _within_padding
 
     rng = random.Random(0)
     for _ in range(2000):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.engine.batcher import Batcher, DeadlineExceeded, Done, EngineError, Limits, QueueFull
+from service.engine.batcher import Batcher, Limits
+from service.engine.outcomes import DeadlineExceeded, Done, EngineError, QueueFull
 
 
 @dataclass

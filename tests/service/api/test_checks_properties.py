@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from service.api.calls import check_texts
+from service.api.checks import check_texts
 from service.api.errors import ApiError
 from service.api.schemas import AttentionRequest, ClassifyRequest, TranslateRequest
 from service.settings import load_settings

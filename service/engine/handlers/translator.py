@@ -1,9 +1,5 @@
-"""The narrow contract between the routes and ONNX Runtime: ``prepare`` (tokenise and
-check, off the event loop) → the batcher → ``run`` (one batch, one output per item).
-
-A handler wraps one runtime (one model version). Items carry everything a batch needs,
-so the batcher only sees opaque items, their costs and a grouping key.
-"""
+"""The translator's handler: sources → token ids with their placeholders masked → beam
+search over the encoder and decoder-step graphs; forced targets for attention maps."""
 
 from __future__ import annotations
 
@@ -11,78 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from core.text.placeholders import Masked
 from core.text.tokenizer import EOS_ID
 from runtime.beam import Hypothesis
-from runtime.classifier import ClassifierRuntime
 from runtime.translator import Translation, TranslatorRuntime
-
-
-class InputError(ValueError):
-    """A request the model cannot take as sent; the message says what to change."""
-
-
-def _check_length(i: int, n: int, limit: int, truncate: bool, count: int) -> None:
-    if n > limit and not truncate:
-        which = f"text {i}" if count > 1 else "the text"
-        raise InputError(
-            f"{which} is {n} tokens long; this model takes at most {limit}. "
-            'Shorten it, split it, or send "truncate": true to cut it to the limit'
-        )
-
-
-# -- classification ----------------------------------------------------------------
-@dataclass(frozen=True)
-class ClassifyItem:
-    ids: list[int]
-    attention: bool = False
-
-
-@dataclass(frozen=True)
-class ClassifyOutput:
-    probabilities: np.ndarray  # (C,)
-    attention: np.ndarray | None = None  # (L, h, T, T)
-    pooling: np.ndarray | None = None  # (T,)
-
-
-class ClassifierHandler:
-    task = "classification"
-
-    def __init__(self, runtime: ClassifierRuntime) -> None:
-        self.runtime = runtime
-        self.labels = runtime.labels
-        self.max_tokens = runtime.max_len
-
-    def prepare(
-        self, texts: Sequence[str], truncate: bool = False, attention: bool = False
-    ) -> list[tuple[ClassifyItem, int]]:
-        raw = self.runtime.tokenizer.encode_batch(texts)
-        items = []
-        for i, ids in enumerate(raw):
-            _check_length(i, len(ids), self.max_tokens, truncate, len(texts))
-            seq = self.runtime.encode_ids(ids)
-            items.append((ClassifyItem(seq, attention), len(seq)))
-        return items
-
-    def run(self, items: list[ClassifyItem]) -> list[ClassifyOutput]:
-        attention = items[0].attention
-        out = self.runtime.run([it.ids for it in items], attention=attention)
-        if not attention:
-            return [ClassifyOutput(p) for p in out.probabilities]
-        assert out.attention is not None and out.pooling is not None
-        return [
-            ClassifyOutput(p, a, w)
-            for p, a, w in zip(out.probabilities, out.attention, out.pooling, strict=True)
-        ]
-
-    def tokens(self, ids: Sequence[int]) -> list[str]:
-        return self.runtime.tokenizer.tokens(ids)
-
-    def warmup(self) -> None:
-        self.run([ClassifyItem([5, 6, 7]), ClassifyItem([5], attention=False)])
-        self.run([ClassifyItem([5, 6, 7], attention=True)])
+from service.engine.handlers.base import InputError, check_length
 
 
 def _unmask_token(token: str, spans: Sequence[str]) -> str:
@@ -92,7 +21,6 @@ def _unmask_token(token: str, spans: Sequence[str]) -> str:
     return token
 
 
-# -- translation -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Decoding:
     """Options that must be equal within a batch (the batcher's grouping key)."""
@@ -154,7 +82,7 @@ class TranslatorHandler:
                 ids, masked = self.runtime.tokenizer.encode_masked(text)
             except ValueError as e:  # e.g. more placeholders than the model has sentinels
                 raise InputError(f"text {i}: {e}") from e
-            _check_length(i, len(ids), self.max_tokens, truncate, len(texts))
+            check_length(i, len(ids), self.max_tokens, truncate, len(texts))
             src = [*ids[: self.max_tokens], EOS_ID]
             # a source row costs beam rows in every decoder step
             items.append((TranslateItem(src, masked, decoding), len(src) * decoding.beam_size))
@@ -163,7 +91,7 @@ class TranslatorHandler:
     def prepare_forced(self, text: str, target: str, truncate: bool = False) -> TranslateItem:
         item = self.prepare([text], self.defaults, truncate)[0][0]
         tgt, _ = self.runtime.tokenizer.encode_masked(target, item.masked.spans)
-        _check_length(0, len(tgt), self.max_tokens, truncate, 1)
+        check_length(0, len(tgt), self.max_tokens, truncate, 1)
         return TranslateItem(item.ids, item.masked, item.decoding, tgt[: self.max_tokens])
 
     def run(self, items: list[TranslateItem]) -> list[Translation]:
@@ -201,3 +129,11 @@ class TranslatorHandler:
         item = TranslateItem(src, Masked("", ()), Decoding(2, 4, 1.0))
         self.run([item])
         self.run([TranslateItem(src, Masked("", ()), item.decoding, [5, 6])])
+
+    @property
+    def precision(self) -> str:
+        return self.runtime.precision
+
+    @property
+    def provider(self) -> str:
+        return str(self.runtime.decoder.get_providers()[0])

@@ -1,0 +1,203 @@
+"""One inference request on its way through the service, the same for both protocols:
+``find`` the model, then ``async with begin(...) as call`` — which holds the model's
+version (a lease) and the request's places in its queue (a ticket) for as long as the
+block runs, and gives both back on every path — and inside it ``call.prepare`` (tokenise
+off the event loop) and ``call.run`` (queue, await the batcher or the client's
+disconnect). ``call.timing`` becomes the ``Server-Timing`` header."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from service.api.errors import ApiError
+from service.engine.admission import Ticket
+from service.engine.handlers import InputError
+from service.engine.outcomes import (
+    DeadlineExceeded,
+    Done,
+    EngineError,
+    QueueFull,
+    Rejected,
+    ShuttingDown,
+)
+from service.engine.registry import Registry
+from service.engine.slot import Slot
+
+T = TypeVar("T")
+ROUTE_OF = {"classification": "/v1/classify", "translation": "/v1/translate"}
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+def find(
+    request: Request,
+    registry: Registry,
+    name: str | None,
+    task: str | None = None,
+    version: str | None = None,
+    ready: bool = True,
+) -> Slot:
+    """The named model (or the first one of ``task``), serving ``version`` if one is asked
+    for and ready unless ``ready=False``; 404, 409-like 422 (wrong task) or 503 otherwise.
+    The model's name is noted for the access line and the metrics."""
+    if name is None:
+        names = sorted(n for n, s in registry.slots.items() if s.task == task)
+        if not names:
+            raise ApiError(503, "unavailable", f"no {task} model is loaded; see GET /v1/models")
+        name = names[0]
+    request.state.model = name
+    slot = registry.get(name)
+    if slot is None:
+        have = ", ".join(sorted(registry.slots)) or "none"
+        raise ApiError(404, "model_not_found", f"unknown model {name!r}; models served: {have}")
+    if version is not None and version != str(slot.version):
+        raise ApiError(
+            404,
+            "version_not_found",
+            f"model {slot.name!r} serves version {slot.version}, not {version!r} "
+            f"(versions in the repository: {', '.join(map(str, slot.versions))}; "
+            "pin one with ATTNSERVE_VERSIONS)",
+        )
+    if not ready:
+        return slot
+    if slot.state == "loading":
+        raise ApiError(503, "unavailable", f"model {name!r} is still loading; retry shortly")
+    if slot.state == "unloaded":
+        raise ApiError(503, "unavailable", f"model {name!r} is {slot.error}")
+    if not slot.ready:
+        raise ApiError(503, "unavailable", f"model {name!r} failed to load: {slot.error}")
+    if task is not None and slot.task != task:
+        route = ROUTE_OF.get(slot.task or "", "/v1/models")
+        raise ApiError(
+            422, "wrong_task", f"model {name!r} is a {slot.task} model; send it to {route}"
+        )
+    return slot
+
+
+@dataclass
+class Timing:
+    started: float = field(default_factory=time.perf_counter)
+    queue_s: float = 0.0
+    compute_s: float = 0.0
+    batch_size: int = 0
+
+    def add(self, done: Sequence[Done[Any]]) -> None:
+        self.queue_s = max([self.queue_s, *(d.queue_s for d in done)])
+        self.compute_s += max((d.compute_s for d in done), default=0.0)
+        self.batch_size = max([self.batch_size, *(d.batch_size for d in done)])
+
+    def headers(self) -> dict[str, str]:
+        total = time.perf_counter() - self.started
+        return {
+            "Server-Timing": (
+                f"queue;dur={self.queue_s * 1000:.2f}, compute;dur={self.compute_s * 1000:.2f}, "
+                f"total;dur={total * 1000:.2f}"
+            ),
+            "X-Batch-Size": str(self.batch_size),
+        }
+
+
+@asynccontextmanager
+async def begin(
+    request: Request, slot: Slot, deadline: float, count: int, timing: Timing | None = None
+) -> AsyncIterator[Call]:
+    """Admit ``count`` texts for ``slot`` before any work is spent on them: 429 at once when
+    the model's queue is full or the work queued ahead would outlast ``deadline`` (under
+    overload the service spends its CPU on the requests it can serve), 503 when it shuts
+    down. The request holds the slot's version until the block ends, so a reload lets it
+    finish there."""
+    batcher = slot.batcher
+    assert batcher is not None
+    with slot.lease():
+        try:
+            ticket = batcher.admit(count, deadline)
+        except QueueFull as e:
+            raise _overloaded(slot, e) from None
+        except ShuttingDown as e:
+            raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
+        try:
+            yield Call(request, slot, deadline, ticket, timing or Timing())
+        finally:
+            ticket.release()
+
+
+@dataclass
+class Call:
+    request: Request
+    slot: Slot
+    deadline: float
+    ticket: Ticket
+    timing: Timing
+
+    async def prepare(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Tokenise (or render) on a worker thread; what the model cannot take is a 422."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except InputError as e:
+            raise ApiError(422, "invalid_input", str(e)) from None
+
+    async def run(self, items: Sequence[tuple[Any, int]], key: Any) -> list[Done[Any]]:
+        """Queue the items and await them all (their timings join ``timing``); cancel them
+        if the client goes away."""
+        try:
+            futures = self.ticket.submit(items, key, self.deadline)
+        except QueueFull as e:
+            raise _overloaded(self.slot, e) from None
+        except ShuttingDown as e:
+            raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
+        results: asyncio.Future[list[Any]] = asyncio.gather(*futures, return_exceptions=True)
+        gone: asyncio.Future[Any] = asyncio.ensure_future(_disconnected(self.request))
+        try:
+            await asyncio.wait([results, gone], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not results.done():
+                for f in futures:
+                    f.cancel()
+            gone.cancel()
+        if not results.done() or results.cancelled():
+            raise ClientGone()
+        outcomes = results.result()
+        for error in outcomes:
+            if isinstance(error, BaseException):
+                raise _failed(error)
+        self.timing.add(outcomes)
+        return list(outcomes)
+
+
+def _failed(error: BaseException) -> ApiError:
+    if isinstance(error, DeadlineExceeded):
+        return ApiError(504, "timeout", f"{error}; raise 'timeout' or retry later")
+    if isinstance(error, ShuttingDown):
+        return ApiError(503, "shutting_down", str(error), {"Retry-After": "1"})
+    if isinstance(error, Rejected):
+        return ApiError(503, error.reason, str(error))
+    if isinstance(error, EngineError):
+        return ApiError(500, "engine_error", f"inference failed for this batch: {error}")
+    return ApiError(500, "engine_error", f"inference failed: {type(error).__name__}")
+
+
+def _overloaded(slot: Slot, e: QueueFull) -> ApiError:
+    wait = str(max(1, math.ceil(e.retry_after_s)))
+    return ApiError(
+        429,
+        "overloaded",
+        f"model {slot.name!r} is busy: {e}; retry after {wait} s",
+        {"Retry-After": wait},
+    )
+
+
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,16 @@
+"""One handler per task; ``base.Handler`` is the contract they keep."""
+
+from service.engine.handlers.base import Handler, InputError
+from service.engine.handlers.classifier import ClassifierHandler, ClassifyItem, ClassifyOutput
+from service.engine.handlers.translator import Decoding, TranslateItem, TranslatorHandler
+
+__all__ = [
+    "ClassifierHandler",
+    "ClassifyItem",
+    "ClassifyOutput",
+    "Decoding",
+    "Handler",
+    "InputError",
+    "TranslateItem",
+    "TranslatorHandler",
+]
