@@ -3,7 +3,7 @@ ahead of what users would otherwise run — measured in one run, on the same tex
 
 Every system is a real process on loopback (or the service at ``--url``): attnserve with
 its defaults, attnserve with batching off (``ATTNSERVE_MAX_BATCH_SIZE=1``) and the naive
-PyTorch endpoint (loadtest/baselines/naive.py). Ratios against the ceiling and the
+PyTorch endpoint (benchmarks/baselines/naive.py). Ratios against the ceiling and the
 reference decoder are measured in interleaved rounds (baseline, service, baseline, …) and
 their median is reported: this machine is shared and its speed drifts by tens of percent
 between minutes, so only figures taken side by side are compared.

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks.processes import scrape, total
+
 
 @dataclass
 class Run:
@@ -55,19 +57,10 @@ async def closed_loop(
     return Run(time.perf_counter() - started, status, latency, answers)
 
 
-def metric(text: str, name: str, model: str) -> float:
-    """One sample of a metric for ``model`` from the Prometheus text."""
-    prefix = f'{name}{{model="{model}"}} '
-    for line in text.splitlines():
-        if line.startswith(prefix):
-            return float(line[len(prefix) :])
-    return 0.0
-
-
 def batch_stats(url: str, model: str) -> tuple[float, float]:
     """(texts run, batches run) so far, from /metrics."""
-    text = httpx.get(f"{url}/metrics").text
+    samples = scrape(url)
     return (
-        metric(text, "attnserve_batch_size_sum", model),
-        metric(text, "attnserve_batch_size_count", model),
+        total(samples, "attnserve_batch_size_sum", model=model),
+        total(samples, "attnserve_batch_size_count", model=model),
     )

@@ -120,9 +120,9 @@ def start_service(name: str, repository: Path, logs: Path, **settings: str) -> S
 
 
 def start_naive(repository: Path, logs: Path, threads: int) -> Server:
-    """The naive baseline (loadtest/baselines/naive.py): PyTorch eager, one request at a time."""
+    """The naive baseline (benchmarks/baselines/naive.py): PyTorch eager, one request at a time."""
     port = free_port()
-    cmd = [sys.executable, "-m", "loadtest.baselines.naive", "--port", str(port)]
+    cmd = [sys.executable, "-m", "benchmarks.baselines.naive", "--port", str(port)]
     cmd += ["--repository", str(repository), "--threads", str(threads)]
     return launch("naive", cmd, port, dict(os.environ), logs)
 
@@ -144,12 +144,15 @@ def delta(
     **labels: str,
 ) -> float:
     """The change of a metric (summed over the labels not given) between two scrapes."""
+    return total(after, name, **labels) - total(before, name, **labels)
+
+
+def total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    """A metric in one scrape, summed over the labels not given (0 if not exported yet)."""
     want = set(labels.items())
-
-    def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
-        return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
-
-    return total(after) - total(before)
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 def histogram(

@@ -1,5 +1,6 @@
-"""What the model repository holds: each model's versions, state, files and figures.
-Shown by ``attnserve models`` (and, with the service, by ``GET /v1/models``)."""
+"""What the model repository holds: each model's versions, whether its latest version is
+valid, its files and recorded figures, read from disk. Shown by ``attnserve models``; the
+service's ``GET /v1/models`` reports what it serves instead (its slots)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ and a body over the limit is refused before it is read whole.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -16,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.errors import error_response
 from service.logs import new_request_id, request_id
 from service.metrics import Metrics
 
@@ -189,14 +189,8 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 async def _refuse(send: Send, path: str, status: int, type_: str, message: str) -> None:
-    body_obj: dict[str, Any] = (
-        {"error": message}
-        if path.startswith("/v2")
-        else {"error": {"type": type_, "message": message}}
-    )
-    body = json.dumps(body_obj).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status in (429, 503):
-        headers.append((b"retry-after", b"1"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    """The API's error envelope (``errors.error_response``), sent before any route ran."""
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    response = error_response(path, status, type_, message, headers)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -9,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api import checks
-from service.api.call import Timing, begin, find
+from service.api.call import Call, Timing, begin, find
 from service.api.errors import ApiError, documented
 from service.api.schemas import (
     AttentionRequest,
@@ -47,6 +49,22 @@ def _registry(request: Request) -> Registry:
     return registry
 
 
+@asynccontextmanager
+async def _texts(
+    request: Request, body: ClassifyRequest | TranslateRequest, task: str
+) -> AsyncIterator[Call]:
+    """The request of a /v1 route that takes ``texts``: the model, its deadline, the count,
+    admission (refused before any work), then the texts themselves — in that order, so that
+    a request that can never succeed hears 422 and an overload 429 before tokenising."""
+    registry = _registry(request)
+    slot = find(request, registry, body.model, task)
+    deadline = checks.deadline_of(body.timeout, registry.settings)
+    checks.check_count(body.texts, registry.settings)
+    async with begin(request, slot, deadline, len(body.texts)) as call:
+        checks.check_texts(body.texts, registry.settings)
+        yield call
+
+
 def _json(body: dict[str, Any], timing: Timing) -> JSONResponse:
     return JSONResponse(body, headers=timing.headers())
 
@@ -54,13 +72,8 @@ def _json(body: dict[str, Any], timing: Timing) -> JSONResponse:
 @router.post("/classify", response_model=ClassifyResponse, responses=ERRORS)
 async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     """Labels and class probabilities for each text, batched with concurrent requests."""
-    registry = _registry(request)
-    slot = find(request, registry, body.model, "classification")
-    deadline = checks.deadline_of(body.timeout, registry.settings)
-    checks.check_count(body.texts, registry.settings)
-    async with begin(request, slot, deadline, len(body.texts)) as call:  # cheap: 429 first
-        checks.check_texts(body.texts, registry.settings)
-        handler = slot.handler
+    async with _texts(request, body, "classification") as call:
+        slot, handler = call.slot, call.slot.handler
         assert isinstance(handler, ClassifierHandler)
         items = await call.prepare(handler.prepare, body.texts, body.truncate)
         done = await call.run(items, "classify")
@@ -83,12 +96,8 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     """Translations by batched beam search (beam 1 is greedy) over the encoder and the
     decoder-step graph with its key/value cache."""
     registry = _registry(request)
-    slot = find(request, registry, body.model, "translation")
-    deadline = checks.deadline_of(body.timeout, registry.settings)
-    checks.check_count(body.texts, registry.settings)
-    async with begin(request, slot, deadline, len(body.texts)) as call:  # cheap: 429 first
-        checks.check_texts(body.texts, registry.settings)
-        handler = slot.handler
+    async with _texts(request, body, "translation") as call:
+        slot, handler = call.slot, call.slot.handler
         assert isinstance(handler, TranslatorHandler)
         try:
             decoding = handler.decoding(

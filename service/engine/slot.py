@@ -22,7 +22,7 @@ log = logging.getLogger("attnserve")
 @dataclass
 class Slot:
     name: str
-    state: str = "loading"  # loading | ready | failed
+    state: str = "loading"  # loading | ready | failed | unloaded
     version: int | None = None
     versions: list[int] = field(default_factory=list)
     task: str | None = None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import load_settings
+from tests.support.browser import chromium
 from tests.support.server import REPOSITORY
 from tests.support.wait import wait_until
 
@@ -23,3 +25,10 @@ def client() -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         wait_ready(c)
         yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium (tests/support/browser.py), one per test module."""
+    with chromium() as b:
+        yield b

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import re
 import signal
 import socket
 import time
@@ -19,6 +18,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from benchmarks.processes import delta, scrape, total
 from tests.service.api.test_v1 import BAD
 from tests.service.test_settings import EXAMPLES, documented_variables
 from tests.support.server import REPOSITORY, Server, start, stop
@@ -32,18 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start(tmp_path_factory.mktemp("e2e"), ATTNSERVE_MAX_WAIT_MS="5")
     yield s
     stop(s)
-
-
-def _metric(text: str, name: str, default: float | None = None, **labels: str) -> float:
-    """One sample; ``default`` (if given) for a series not exported yet."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    for line in text.splitlines():
-        m = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if m and ",".join(sorted((m.group(1) or "").split(","))) == want:
-            return float(m.group(2))
-    if default is not None:
-        return default
-    raise KeyError(f"{name}{{{want}}} not in /metrics")
 
 
 def test_classify_translate_and_attention_over_http(server: Server) -> None:
@@ -125,7 +113,7 @@ def test_tritonclient_on_every_v2_endpoint(server: Server) -> None:
 
 
 def test_concurrent_clients_are_batched(server: Server) -> None:
-    before = httpx.get(f"{server.url}/metrics").text
+    before = scrape(server.url)
     texts = [f"Review number {i}: the plot was {'great' if i % 2 else 'dull'}." for i in range(256)]
 
     def call(i: int) -> int:
@@ -135,13 +123,9 @@ def test_concurrent_clients_are_batched(server: Server) -> None:
     with cf.ThreadPoolExecutor(32) as pool:
         codes = list(pool.map(call, range(len(texts))))
     assert codes == [200] * len(texts)
-    after = httpx.get(f"{server.url}/metrics").text
-    texts_run = _metric(after, "attnserve_batch_size_sum", model="sentiment") - _metric(
-        before, "attnserve_batch_size_sum", 0.0, model="sentiment"
-    )
-    batches = _metric(after, "attnserve_batch_size_count", model="sentiment") - _metric(
-        before, "attnserve_batch_size_count", 0.0, model="sentiment"
-    )
+    after = scrape(server.url)
+    texts_run = delta(before, after, "attnserve_batch_size_sum", model="sentiment")
+    batches = delta(before, after, "attnserve_batch_size_count", model="sentiment")
     mean = texts_run / batches
     print(
         f"\n32 concurrent clients, {len(texts)} requests: {batches:.0f} batches, mean batch size {mean:.2f}"
@@ -165,7 +149,7 @@ def test_bad_input_over_http_while_serving(
 
 
 def _in_flight(server: Server) -> float:
-    return _metric(httpx.get(f"{server.url}/metrics").text, "attnserve_requests_in_flight")
+    return total(scrape(server.url), "attnserve_requests_in_flight")
 
 
 def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import EOS_ID
 from runtime.beam import Hypothesis
@@ -83,7 +84,7 @@ class TranslatorHandler:
             except ValueError as e:  # e.g. more placeholders than the model has sentinels
                 raise InputError(f"text {i}: {e}") from e
             check_length(i, len(ids), self.max_tokens, truncate, len(texts))
-            src = [*ids[: self.max_tokens], EOS_ID]
+            src = translator_source(ids, self.runtime.max_len)  # the rule of core/text/inputs
             # a source row costs beam rows in every decoder step
             items.append((TranslateItem(src, masked, decoding), len(src) * decoding.beam_size))
         return items

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.browser import chromium, guard
+from tests.support.browser import guard
 from tests.support.server import Server, start, stop
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "reports" / "docs"
@@ -53,12 +53,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start(tmp_path_factory.mktemp("docs"))
     yield s
     stop(s)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.mark.slow

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 
-from loadtest.baselines.naive import create_app
+from benchmarks.baselines.naive import create_app
 from service.app import create_app as create_service
 from service.settings import load_settings
 from tests.service.conftest import wait_ready
+from tests.support.server import REPOSITORY
 
-REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 TEXTS = ["A moving, beautifully acted film.", "Dull, and far too long.", "Not bad at all."]
 
 

@@ -1,7 +1,7 @@
 """The naive baseline: what users write first — a FastAPI endpoint that runs the PyTorch
 model eagerly on each request, one request at a time, no batching.
 
-    python -m loadtest.baselines.naive --port 8100 [--repository model_repository] [--run runs/sentiment]
+    python -m benchmarks.baselines.naive --port 8100 [--repository model_repository] [--run runs/sentiment]
 
 It serves the same ``POST /v1/classify`` body and answer shape as attnserve (so the same
 load drives both) and ``GET /v2/health/ready``. The weights are the served model's: a

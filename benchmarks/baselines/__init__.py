@@ -1,0 +1,1 @@
+"""Peers the benchmark measures the service against, on the same weights."""
