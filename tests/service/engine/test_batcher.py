@@ -235,13 +235,6 @@ async def test_shutdown_past_its_grace_resolves_every_future() -> None:
     engine.gate.set()
 
 
-def test_limits_are_checked() -> None:
-    with pytest.raises(ValueError, match="max_batch_size"):
-        Limits(max_batch_size=0)
-    with pytest.raises(ValueError, match="max_wait_s"):
-        Limits(max_wait_s=-1)
-
-
 async def test_two_workers_run_two_batches_at_once() -> None:
     engine = FakeEngine()
     running = threading.Semaphore(0)
@@ -285,41 +278,6 @@ async def test_padding_cap_keeps_lengths_together_and_the_oldest_first() -> None
         assert len(sizes) * max(sizes) <= 1.2 * sum(sizes)
     assert rec.padded[1:] == [10, 12, 64]  # the oldest's batch first, then the next oldest's
     await b.close(1)
-
-
-def test_padding_cap_must_be_at_least_one() -> None:
-    with pytest.raises(ValueError, match="max_padding"):
-        Limits(max_padding=0.9)
-    with pytest.raises(ValueError, match="workers"):
-        Limits(workers=0)
-
-
-def test_padding_window_is_the_largest_run_around_the_oldest() -> None:
-    """Against a brute-force search: the ratio is not monotone (a longer item can lower it)."""
-    import random
-
-    from service.engine.grouping import within_padding as _within_padding
-
-    rng = random.Random(0)
-    for _ in range(2000):
-        n = rng.randint(1, 12)
-        costs = sorted(rng.randint(1, 40) for _ in range(n))
-        order = list(range(n))
-        rng.shuffle(order)  # order[i] is the age rank of the i-th shortest; 0 is the oldest
-        cap = rng.choice([1.0, 1.15, 1.5, 3.0])
-        got = _within_padding(order, costs, cap)
-        p = order.index(0)
-        feasible = [
-            hi - lo + 1
-            for lo in range(p + 1)
-            for hi in range(p, n)
-            if (hi - lo + 1) * costs[hi] <= cap * sum(costs[lo : hi + 1])
-        ]
-        picked = [costs[order.index(i)] for i in got]
-        assert 0 in got and len(got) == max(feasible, default=1)
-        assert len(picked) * max(picked) <= cap * sum(picked)
-    # the case a greedy scan misses: [3, 17] alone is over 1.5, the whole run is not
-    assert len(_within_padding([1, 0, 2, 3, 4, 5, 6], [3, 17, 20, 26, 27, 32, 33], 1.5)) == 7
 
 
 async def test_a_request_that_would_miss_its_deadline_is_refused_at_once() -> None:
