@@ -23,23 +23,12 @@ so every rule is spelled out:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
+from core.decoding import Hypothesis, length_limits
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.translator import Translator
-
-
-@dataclass
-class Hypothesis:
-    tokens: list[int]  # generated ids, without BOS and EOS
-    score: float  # length-normalised log-probability
-
-
-def length_limits(src_mask: Tensor, max_len: int) -> list[int]:
-    return [min(max_len, 2 * int(n) + 10) for n in src_mask.sum(1).tolist()]
 
 
 def _select(idx: Tensor, *tensors: Tensor, dim: int = 0) -> list[Tensor]:
@@ -71,7 +60,7 @@ def beam_search(
     n_src, device = src_ids.size(0), src_ids.device
     if n_src == 0:
         return []
-    limits = length_limits(src_mask, min(max_len, model.cfg.max_len - 1))
+    limits = length_limits(src_mask.sum(1).tolist(), min(max_len, model.cfg.max_len - 1))
     cross_k, cross_v, _ = model.encode(src_ids, src_mask)  # (L, B, h, S, hs)
     # Each source's beams are contiguous rows: row = position_in_batch * beam + j.
     rep = torch.arange(n_src, device=device).repeat_interleave(beam)

@@ -13,10 +13,10 @@ lower candidate index.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from core.decoding import Hypothesis, length_limits
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 
 Array = np.ndarray
@@ -24,16 +24,6 @@ Array = np.ndarray
 EncodeFn = Callable[[Array, Array], tuple[Array, Array]]
 # (tokens, self_k, self_v, cross_k, cross_v, src_mask) -> (logits (B, T, V), self_k, self_v)
 StepFn = Callable[[Array, Array, Array, Array, Array, Array], tuple[Array, Array, Array]]
-
-
-@dataclass
-class Hypothesis:
-    tokens: list[int]  # generated ids, without BOS and EOS
-    score: float  # length-normalised log-probability
-
-
-def length_limits(src_mask: Array, max_len: int) -> list[int]:
-    return [min(max_len, 2 * int(n) + 10) for n in src_mask.sum(1).tolist()]
 
 
 def log_softmax(x: Array) -> Array:
@@ -88,7 +78,7 @@ def beam_search(
     n_src = src_ids.shape[0]
     if n_src == 0:
         return []
-    limits = length_limits(src_mask, min(max_len, model_max_len - 1))
+    limits = length_limits(src_mask.sum(1).tolist(), min(max_len, model_max_len - 1))
     cross_k, cross_v = encode(src_ids, src_mask)  # (L, B, h, S, hs)
     rep = np.repeat(np.arange(n_src), beam)  # row = position_in_batch * beam + j
     cross_k, cross_v = cross_k.take(rep, axis=1), cross_v.take(rep, axis=1)

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from core.batching import length_batches
+from core.decoding import Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
-from runtime.beam import Hypothesis, beam_search, log_softmax
+from runtime.beam import beam_search, log_softmax
 from runtime.repository import ModelVersion
 from runtime.session import Runner, create, pad
 

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
+from core.decoding import length_limits
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
-from models.decoding import beam_search, greedy, length_limits
+from models.decoding import beam_search, greedy
 from models.translator import Translator, TranslatorConfig
 
 
@@ -80,7 +81,7 @@ def test_beam_one_is_greedy_and_both_stop(model: Translator) -> None:
     g = greedy(model, src, mask, max_len=12)
     b1 = beam_search(model, src, mask, beam=1, max_len=12)
     assert [h.tokens for h in g] == [h.tokens for h in b1]
-    limits = length_limits(mask, 12)
+    limits = length_limits(mask.sum(1).tolist(), 12)
     assert all(len(h.tokens) <= lim for h, lim in zip(g, limits, strict=True))
     assert all(EOS_ID not in h.tokens and BOS_ID not in h.tokens for h in g)
 

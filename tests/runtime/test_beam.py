@@ -126,9 +126,3 @@ def test_bad_arguments_and_an_empty_batch(model) -> None:  # type: ignore[no-unt
         beam.beam_search(encode, step, ids, mask, (2, 4, 8), 128, max_len=0)
     empty = np.zeros((0, 1), dtype=np.int64)
     assert beam.beam_search(encode, step, empty, empty, (2, 4, 8), 128) == []
-
-
-def test_length_limit_counts_the_source_and_caps_at_max_len() -> None:
-    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
-    assert beam.length_limits(mask, 128) == [16, 12]
-    assert beam.length_limits(mask, 13) == [13, 12]

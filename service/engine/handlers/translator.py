@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.decoding import Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import EOS_ID
-from runtime.beam import Hypothesis
 from runtime.translator import Translation, TranslatorRuntime
 from service.engine.handlers.base import InputError, check_length
 
