@@ -47,11 +47,11 @@ def classifier_ceiling(
     per_size = {}
     for size in batch_sizes:
         batches = [seqs[i : i + size] for i in range(0, len(seqs), size)]
-        runtime.run(batches[0])  # warm-up
+        runtime.forward(batches[0])  # warm-up
         done, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
             for batch in batches:
-                runtime.run(batch)
+                runtime.forward(batch)
             done += len(seqs)
         elapsed = time.perf_counter() - started
         padded = sum(len(b) * len(b[-1]) for b in batches)

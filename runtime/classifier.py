@@ -15,7 +15,7 @@ from runtime.session import Runner, create, pad
 
 
 @dataclass
-class ClassifierOutput:
+class ClassifierBatch:
     probabilities: np.ndarray  # (N, C)
     attention: list[np.ndarray] | None = None  # per text: (L, h, T, T)
     pooling: list[np.ndarray] | None = None  # per text: (T,)
@@ -35,7 +35,7 @@ class ClassifierRuntime:
         self.model = model
         self.precision = model.config["precision"][device] if precision == "auto" else precision
         self.session = create(model.graph("classifier", self.precision), device, threads)
-        self._run = Runner(self.session, device)
+        self._runner = Runner(self.session, device)
         self.tokenizer = SubwordTokenizer.load(model.path / model.config["tokenizer"])
         self.labels: list[str] = list(model.config["labels"])
         self.max_len = int(model.config["max_input_tokens"])
@@ -47,12 +47,12 @@ class ClassifierRuntime:
         """Token ids → the model's input row (the rule recorded in config ``input_rule``)."""
         return classifier_input(ids, self.max_len)
 
-    def run(self, seqs: Sequence[Sequence[int]], attention: bool = False) -> ClassifierOutput:
+    def forward(self, seqs: Sequence[Sequence[int]], attention: bool = False) -> ClassifierBatch:
         """One batch, as given (the caller groups by length)."""
         ids, mask = pad(seqs)
         names = ["logits", "attention", "pooling"] if attention else ["logits"]
-        out = self._run(names, {"input_ids": ids, "attention_mask": mask})
-        result = ClassifierOutput(softmax(out[0].astype(np.float32)))
+        out = self._runner(names, {"input_ids": ids, "attention_mask": mask})
+        result = ClassifierBatch(softmax(out[0].astype(np.float32)))
         if attention:
             lengths = [len(s) for s in seqs]
             result.attention = [out[1][i, :, :, :n, :n] for i, n in enumerate(lengths)]
@@ -64,5 +64,5 @@ class ClassifierRuntime:
         seqs = self.encode(texts)
         probs = np.zeros((len(seqs), len(self.labels)), dtype=np.float32)
         for batch in length_batches([len(s) for s in seqs], max_tokens, 256):
-            probs[batch] = self.run([seqs[i] for i in batch]).probabilities
+            probs[batch] = self.forward([seqs[i] for i in batch]).probabilities
         return probs

@@ -2,7 +2,7 @@
 ``find`` the model, then ``async with begin(...) as call`` — which holds the model's
 version (a lease) and the request's places in its queue (a ticket) for as long as the
 block runs, and gives both back on every path — and inside it ``call.prepare`` (tokenise
-off the event loop) and ``call.run`` (queue, await the batcher or the client's
+off the event loop) and ``call.infer`` (queue, await the batcher or the client's
 disconnect). ``call.timing`` becomes the ``Server-Timing`` header."""
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class Call:
         except InputError as e:
             raise ApiError(422, "invalid_input", str(e)) from None
 
-    async def run(self, items: Sequence[tuple[Any, int]], key: Any) -> list[Done[Any]]:
+    async def infer(self, items: Sequence[tuple[Any, int]], key: Any) -> list[Done[Any]]:
         """Queue the items and await them all (their timings join ``timing``); cancel them
         if the client goes away."""
         try:

@@ -83,7 +83,7 @@ class Alignment(BaseModel):
     weights: list[list[float]] = Field(description="target_tokens × source_tokens")
 
 
-class Translation(BaseModel):
+class TranslationResult(BaseModel):
     translation: str
     score: float = Field(description="Length-normalised log-probability of the translation.")
     alignment: Alignment | None = None
@@ -92,7 +92,7 @@ class Translation(BaseModel):
 class TranslateResponse(BaseModel):
     model: str
     version: int
-    results: list[Translation]
+    results: list[TranslationResult]
 
 
 class AttentionRequest(_Request):

@@ -76,7 +76,7 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
         slot, handler = call.slot, call.slot.handler
         assert isinstance(handler, ClassifierHandler)
         items = await call.prepare(handler.prepare, body.texts, body.truncate)
-        done = await call.run(items, "classify")
+        done = await call.infer(items, "classify")
     results = []
     for d in done:
         p = d.output.probabilities
@@ -108,7 +108,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
         except ValueError as e:
             raise ApiError(422, "invalid_request", str(e)) from None
         items = await call.prepare(handler.prepare, body.texts, decoding, body.truncate)
-        done = await call.run(items, decoding)
+        done = await call.infer(items, decoding)
         registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
         results: list[dict[str, Any]] = [
             {"translation": d.output.translation, "score": round(float(d.output.score), 6)}
@@ -119,7 +119,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
                 (handler.forced(it, d.output.tokens), cost)
                 for (it, cost), d in zip(items, done, strict=True)
             ]
-            aligned = await call.run(forced, "forced")
+            aligned = await call.infer(forced, "forced")
             for result, (item, _), a in zip(results, forced, aligned, strict=True):
                 cross = a.output.cross_attention  # (Ld, h, T+1, S)
                 result["alignment"] = {
@@ -171,7 +171,7 @@ async def attention(
             if body.target is not None:
                 raise ApiError(422, "invalid_request", "'target' is for translation models only")
             items = await call.prepare(handler.prepare, [body.text], body.truncate, attention=True)
-            (d,) = await call.run(items, "attention")
+            (d,) = await call.infer(items, "attention")
             o = d.output
             out["tokens"] = handler.tokens(items[0][0].ids)
             out["label"] = handler.labels[int(np.argmax(o.probabilities))]
@@ -191,9 +191,9 @@ async def attention(
                 sources = await call.prepare(
                     handler.prepare, [body.text], handler.defaults, body.truncate
                 )
-                (gen,) = await call.run(sources, handler.defaults)
+                (gen,) = await call.infer(sources, handler.defaults)
                 item = handler.forced(sources[0][0], gen.output.tokens)
-            (d,) = await call.run([(item, len(item.ids))], "forced")
+            (d,) = await call.infer([(item, len(item.ids))], "forced")
             o = d.output
             assert item.target is not None
             out["tokens"] = handler.tokens(item.ids, item.masked.spans)

@@ -247,7 +247,7 @@ async def _classify(
     call: Call, handler: ClassifierHandler, texts: list[str], wanted: dict[str, dict[str, Any]]
 ) -> list[Tensor]:
     items = await _prepare(call, handler.prepare, texts)
-    done = await call.run(items, "classify")
+    done = await call.infer(items, "classify")
     probs = np.stack([d.output.probabilities for d in done]).astype(np.float32)  # (N, C)
     labels = [handler.labels[int(i)] for i in probs.argmax(1)]
     n, c = probs.shape
@@ -273,7 +273,7 @@ async def _translate(
     except ValueError as e:
         raise _bad(str(e)) from None
     items = await _prepare(call, handler.prepare, texts, decoding)
-    done = await call.run(items, decoding)
+    done = await call.infer(items, decoding)
     _registry(call.request).metrics.generated.labels(call.slot.name).inc(
         sum(len(d.output.tokens) for d in done)
     )

@@ -51,14 +51,14 @@ class Batcher(Generic[Item, Out]):
 
     def __init__(
         self,
-        run: Callable[[list[Item]], Sequence[Out]],
+        engine: Callable[[list[Item]], Sequence[Out]],
         limits: Limits,
         *,
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         name: str = "batcher",
     ) -> None:
-        self._run = run
+        self._engine = engine
         self.limits = limits
         self._observer = observer or Silent()
         self._clock = clock
@@ -269,7 +269,9 @@ class Batcher(Generic[Item, Out]):
         costs = [e.cost for e in batch]
         loop = asyncio.get_running_loop()
         try:
-            outputs = await loop.run_in_executor(self._executor, self._run, [e.item for e in batch])
+            outputs = await loop.run_in_executor(
+                self._executor, self._engine, [e.item for e in batch]
+            )
             if len(outputs) != len(batch):
                 raise EngineError(
                     f"the engine returned {len(outputs)} outputs for {len(batch)} inputs"

@@ -174,7 +174,7 @@ class Registry:
         """The handler's run; a provider fallback fails the batch and takes the model out
         of service (a CUDA model silently running on CPU must not pass as healthy)."""
         assert slot.handler is not None
-        run = slot.handler.run
+        run = slot.handler.run_batch
 
         def guarded(items: list[Any]) -> Any:
             try:

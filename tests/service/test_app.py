@@ -45,7 +45,7 @@ async def test_an_engine_error_fails_its_batch_and_the_next_batch_runs(app: Fast
     registry: Registry = app.state.registry
     batcher = registry.slots["sentiment"].batcher
     assert batcher is not None
-    real = batcher._run
+    real = batcher._engine
     calls = 0
 
     def flaky(items: list[Any]) -> Any:
@@ -55,7 +55,7 @@ async def test_an_engine_error_fails_its_batch_and_the_next_batch_runs(app: Fast
             raise RuntimeError("CUDA error: an illegal memory access")
         return real(items)
 
-    batcher._run = flaky
+    batcher._engine = flaky
     async with _client(app) as client:
         failed = await client.post("/v1/classify", json={"texts": ["one", "two"]})
         ok = await client.post("/v1/classify", json={"texts": ["three"]})
@@ -72,14 +72,14 @@ async def test_a_client_that_disconnects_is_dropped_before_its_work_runs(app: Fa
     batcher = registry.slots["sentiment"].batcher
     assert batcher is not None
     gate, seen = threading.Event(), []
-    real = batcher._run
+    real = batcher._engine
 
     def held(items: list[Any]) -> Any:
         seen.append(len(items))
         gate.wait(10)
         return real(items)
 
-    batcher._run = held
+    batcher._engine = held
     async with _client(app) as client:
         first = asyncio.ensure_future(
             client.post("/v1/classify", json={"texts": ["holds the engine"]})
@@ -137,7 +137,7 @@ async def test_a_provider_fallback_takes_the_model_out_of_service(app: FastAPI) 
     registry: Registry = app.state.registry
     handler = registry.slots["sentiment"].handler
     assert handler is not None
-    runner = handler.runtime._run  # type: ignore[union-attr]
+    runner = handler.runtime._runner  # type: ignore[union-attr]
     runner.provider = "CUDAExecutionProvider"  # as if created on CUDA; ORT now reports CPU
     async with _client(app) as client:
         failed = await client.post("/v1/classify", json={"texts": ["one"]})

@@ -44,9 +44,9 @@ class ClassifierHandler:
             items.append((ClassifyItem(seq, attention), len(seq)))
         return items
 
-    def run(self, items: list[ClassifyItem]) -> list[ClassifyOutput]:
+    def run_batch(self, items: list[ClassifyItem]) -> list[ClassifyOutput]:
         attention = items[0].attention
-        out = self.runtime.run([it.ids for it in items], attention=attention)
+        out = self.runtime.forward([it.ids for it in items], attention=attention)
         if not attention:
             return [ClassifyOutput(p) for p in out.probabilities]
         assert out.attention is not None and out.pooling is not None
@@ -59,8 +59,8 @@ class ClassifierHandler:
         return self.runtime.tokenizer.tokens(ids)
 
     def warmup(self) -> None:
-        self.run([ClassifyItem([5, 6, 7]), ClassifyItem([5], attention=False)])
-        self.run([ClassifyItem([5, 6, 7], attention=True)])
+        self.run_batch([ClassifyItem([5, 6, 7]), ClassifyItem([5], attention=False)])
+        self.run_batch([ClassifyItem([5, 6, 7], attention=True)])
 
     @property
     def precision(self) -> str:

@@ -95,7 +95,7 @@ class TranslatorHandler:
         check_length(0, len(tgt), self.max_tokens, truncate, 1)
         return TranslateItem(item.ids, item.masked, item.decoding, tgt[: self.max_tokens])
 
-    def run(self, items: list[TranslateItem]) -> list[Translation]:
+    def run_batch(self, items: list[TranslateItem]) -> list[Translation]:
         if items[0].target is not None:
             return [self._forced(it) for it in items]
         d = items[0].decoding
@@ -128,8 +128,8 @@ class TranslatorHandler:
     def warmup(self) -> None:
         src = [5, 6, EOS_ID]
         item = TranslateItem(src, Masked("", ()), Decoding(2, 4, 1.0))
-        self.run([item])
-        self.run([TranslateItem(src, Masked("", ()), item.decoding, [5, 6])])
+        self.run_batch([item])
+        self.run_batch([TranslateItem(src, Masked("", ()), item.decoding, [5, 6])])
 
     @property
     def precision(self) -> str:
