@@ -77,17 +77,7 @@ async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
         assert isinstance(handler, ClassifierHandler)
         items = await call.prepare(handler.prepare, body.texts, body.truncate)
         done = await call.infer(items, "classify")
-    results = []
-    for d in done:
-        p = d.output.probabilities
-        best = int(np.argmax(p))
-        results.append(
-            {
-                "label": handler.labels[best],
-                "score": float(p[best]),
-                "probabilities": {lab: float(x) for lab, x in zip(handler.labels, p, strict=True)},
-            }
-        )
+    results = handler.respond([d.output for d in done])
     return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
 
 
@@ -110,10 +100,7 @@ async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
         items = await call.prepare(handler.prepare, body.texts, decoding, body.truncate)
         done = await call.infer(items, decoding)
         registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
-        results: list[dict[str, Any]] = [
-            {"translation": d.output.translation, "score": round(float(d.output.score), 6)}
-            for d in done
-        ]
+        results = handler.respond([d.output for d in done])
         if body.return_alignment:
             forced = [
                 (handler.forced(it, d.output.tokens), cost)

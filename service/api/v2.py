@@ -247,9 +247,9 @@ async def _classify(
     call: Call, handler: ClassifierHandler, texts: list[str], wanted: dict[str, dict[str, Any]]
 ) -> list[Tensor]:
     items = await _prepare(call, handler.prepare, texts)
-    done = await call.infer(items, "classify")
-    probs = np.stack([d.output.probabilities for d in done]).astype(np.float32)  # (N, C)
-    labels = [handler.labels[int(i)] for i in probs.argmax(1)]
+    answers = handler.respond([d.output for d in await call.infer(items, "classify")])
+    labels = [a["label"] for a in answers]
+    probs = np.array([list(a["probabilities"].values()) for a in answers], np.float32)  # (N, C)
     n, c = probs.shape
     outputs = [Tensor("label", "BYTES", [n], labels)]
     k = wanted.get("probabilities", {}).get("classification")
@@ -277,7 +277,8 @@ async def _translate(
     _registry(call.request).metrics.generated.labels(call.slot.name).inc(
         sum(len(d.output.tokens) for d in done)
     )
-    return [Tensor("translation", "BYTES", [len(done)], [d.output.translation for d in done])]
+    translations = [a["translation"] for a in handler.respond([d.output for d in done])]
+    return [Tensor("translation", "BYTES", [len(done)], translations)]
 
 
 async def _prepare(call: Call, fn: Any, *args: Any) -> Any:

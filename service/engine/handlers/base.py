@@ -1,6 +1,7 @@
 """The contract between the routes and ONNX Runtime, one handler per model version:
 ``prepare`` (tokenise and check, off the event loop; items with their costs) → the batcher
-→ ``run`` (one batch, one output per item). Items carry everything a batch needs, so the
+→ ``run_batch`` (one batch, one output per item) → ``respond`` (the answer for each text,
+the one place it is built: /v1 sends it as JSON, /v2 as tensors). Items carry everything a batch needs, so the
 batcher only sees opaque items, their costs and a grouping key."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ class Handler(Protocol):
     max_tokens: int  # the longest input it takes, in tokens
 
     def run_batch(self, items: list[Any]) -> Sequence[Any]: ...
+    def respond(self, outputs: Sequence[Any]) -> list[dict[str, Any]]: ...
     def tokens(self, ids: Sequence[int]) -> list[str]: ...
     def warmup(self) -> None: ...
     @property

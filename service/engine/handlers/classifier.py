@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,22 @@ class ClassifierHandler:
             ClassifyOutput(p, a, w)
             for p, a, w in zip(out.probabilities, out.attention, out.pooling, strict=True)
         ]
+
+    def respond(self, outputs: Sequence[ClassifyOutput]) -> list[dict[str, Any]]:
+        """Per text: the label, its probability, and every label's probability."""
+        answers = []
+        for o in outputs:
+            best = int(np.argmax(o.probabilities))
+            answers.append(
+                {
+                    "label": self.labels[best],
+                    "score": float(o.probabilities[best]),
+                    "probabilities": {
+                        lab: float(x) for lab, x in zip(self.labels, o.probabilities, strict=True)
+                    },
+                }
+            )
+        return answers
 
     def tokens(self, ids: Sequence[int]) -> list[str]:
         return self.runtime.tokenizer.tokens(ids)

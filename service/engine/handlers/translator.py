@@ -111,6 +111,10 @@ class TranslatorHandler:
             for it, h in zip(items, hyps, strict=True)
         ]
 
+    def respond(self, outputs: Sequence[Translation]) -> list[dict[str, Any]]:
+        """Per source: the translation and its length-normalised log-probability."""
+        return [{"translation": o.translation, "score": round(float(o.score), 6)} for o in outputs]
+
     def _forced(self, item: TranslateItem) -> Translation:
         """Teacher-forced pass over ``item.target``: every attention map in one step."""
         assert item.target is not None
