@@ -15,7 +15,8 @@ import asyncio
 import json
 from pathlib import Path
 
-from benchmarks.client import batch_stats, closed_loop
+from benchmarks.loadgen import each_once
+from benchmarks.processes import scrape, total
 
 
 def texts(n: int, data: Path) -> list[str]:
@@ -37,9 +38,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("data"))
     args = ap.parse_args()
     bodies = [{"texts": [t], "model": args.model} for t in texts(args.requests, args.data)]
-    before = batch_stats(args.url, args.model)
-    run = asyncio.run(closed_loop(args.url, "/v1/classify", bodies, args.clients))
-    after = batch_stats(args.url, args.model)
+    before = _batch_stats(args.url, args.model)
+    run = asyncio.run(each_once(args.url, "/v1/classify", bodies, args.clients))
+    after = _batch_stats(args.url, args.model)
     done, batches = after[0] - before[0], after[1] - before[1]
     ok = run.status.count(200)
     print(f"clients {args.clients}, requests {len(bodies)}, 200s {ok}, other {len(bodies) - ok}")
@@ -49,6 +50,15 @@ def main() -> None:
     )
     print(
         f"batches {batches:.0f} for {done:.0f} texts: mean batch size {done / max(batches, 1):.2f}"
+    )
+
+
+def _batch_stats(url: str, model: str) -> tuple[float, float]:
+    """(texts run, batches run) so far, from /metrics."""
+    samples = scrape(url)
+    return (
+        total(samples, "attnserve_batch_size_sum", model=model),
+        total(samples, "attnserve_batch_size_count", model=model),
     )
 
 

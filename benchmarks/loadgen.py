@@ -11,6 +11,8 @@ connections, requests encoded once before the run.
   ``schedule_lag_p99_ms``, rather than charged to the server.
 
 Both return a ``Point``: throughput and latency percentiles of the answered requests.
+``each_once`` sends a list of bodies once each and keeps the answers (for the tools that
+check what the service answered, e.g. ``served_identity``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def encode(host_port: str, path: str, body: Any) -> bytes:
@@ -234,3 +237,51 @@ async def open_loop(
     for conn in idle:
         conn.close()
     return point
+
+
+@dataclass
+class Run:
+    """Every body sent once (``each_once``): answers in the order of the bodies."""
+
+    seconds: float
+    status: list[int | str]
+    latency: list[float]
+    bodies: list[Any]  # the JSON answers (None where the answer is not JSON)
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latency)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def each_once(url: str, path: str, bodies: Sequence[Any], clients: int) -> Run:
+    """POST every JSON body once, ``clients`` at a time, each client on one keep-alive
+    connection, keeping the answers (the tools that check what the service answered)."""
+    where = urlsplit(url)
+    host, port = where.hostname or "127.0.0.1", where.port or 80
+    raw = [encode(f"{host}:{port}", path, b) for b in bodies]
+    status: list[int | str] = [0] * len(raw)
+    latency = [0.0] * len(raw)
+    answers: list[Any] = [None] * len(raw)
+    todo = iter(range(len(raw)))
+
+    async def client() -> None:
+        conn = await Connection.open(host, port)
+        try:
+            for i in todo:
+                t0 = time.perf_counter()
+                try:
+                    status[i], body = await conn.request(raw[i])
+                except (OSError, asyncio.IncompleteReadError, HttpError) as e:
+                    status[i] = type(e).__name__
+                    conn.close()
+                    conn = await Connection.open(host, port)
+                    continue
+                latency[i] = time.perf_counter() - t0
+                if conn.headers.get("content-type", "").startswith("application/json"):
+                    answers[i] = json.loads(body)
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return Run(time.perf_counter() - started, status, latency, answers)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.client import closed_loop
+from benchmarks.loadgen import each_once
 from core.text.inputs import translator_source
 from core.text.tokenizer import SubwordTokenizer
 from export.pipeline import corpus_rows
@@ -57,7 +57,7 @@ def main() -> None:
     texts = [r["source"] for r in rows[: args.sentences]]
     for beam in (int(b) for b in args.beams.split(",")):
         bodies = [{"texts": [t], "model": args.model, "beam_size": beam} for t in texts]
-        run = asyncio.run(closed_loop(args.url, "/v1/translate", bodies, args.clients))
+        run = asyncio.run(each_once(args.url, "/v1/translate", bodies, args.clients))
         if set(run.status) != {200}:
             raise SystemExit(f"beam {beam}: the server answered {sorted(set(run.status))}")
         served = [b["results"][0]["translation"] for b in run.bodies]

@@ -31,6 +31,20 @@ def _port(server: Server) -> int:
     return int(server.host_port.split(":")[1])
 
 
+def test_each_body_once_with_its_answer_in_order(server: Server) -> None:
+    texts = [
+        f"Review {i}: {'a moving, lovely film' if i % 2 else 'dull and far too long'}."
+        for i in range(9)
+    ]
+    run = asyncio.run(
+        loadgen.each_once(server.url, "/v1/classify", [{"texts": [t]} for t in texts], 3)
+    )
+    assert run.status == [200] * 9 and all(x > 0 for x in run.latency)
+    labels = [b["results"][0]["label"] for b in run.bodies]
+    assert labels == ["positive" if i % 2 else "negative" for i in range(9)]
+    assert 0 < run.percentile(0.5) <= run.percentile(0.99) <= run.seconds
+
+
 def test_closed_loop_against_the_service(server: Server) -> None:
     p = asyncio.run(loadgen.closed_loop("127.0.0.1", _port(server), _requests(server), 4, 1.0))
     assert p.errors == {} and p.ok == p.sent > 20
