@@ -71,3 +71,15 @@ def test_the_layering_check_sees_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from service.app import create_app\n    import export\n")
     assert _imports(module) == {"service", "export"}
+
+
+@pytest.mark.parametrize("side", ["core", "runtime", "service"])
+def test_modules_stay_readable_in_one_sitting(side: str) -> None:
+    """At most 300 lines a module (service/settings.py, a table of settings, aside)."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in sorted((ROOT / side).rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 300
+        and path != ROOT / "service" / "settings.py"
+    }
+    assert not long, f"modules over 300 lines: {long}"

@@ -1,12 +1,10 @@
 """Dynamic batching: requests wait in a bounded queue and leave it in length-grouped batches.
 
 The batcher knows nothing of HTTP. Each item owns a future and every path — success,
-engine error, deadline, cancellation, shutdown — resolves it exactly once. A batch closes
-when the group of the oldest waiting item reaches ``max_batch_size`` items or
-``max_batch_tokens`` padded tokens (n × longest), or when that item has waited
-``max_wait_s``, whichever comes first. Items only share a batch with items of the same
-``key`` (for translation: the same decoding options). Time is read from a monotonic clock.
-"""
+engine error, deadline, cancellation, shutdown — resolves it exactly once. A batch is the
+oldest item's group (``grouping``) and leaves when full or when that item has waited
+``max_wait_s``. Items share a batch only with items of the same ``key`` (for translation:
+the same decoding options). Time is read from a monotonic clock."""
 
 from __future__ import annotations
 
@@ -47,7 +45,8 @@ class _Entry(Generic[Item, Out]):
 
 
 class Batcher(Generic[Item, Out]):
-    """``run(items) -> outputs`` runs on worker threads, ``limits.workers`` batches at a time."""
+    """``engine(items) -> outputs`` runs on worker threads, ``limits.workers`` batches at a
+    time."""
 
     def __init__(
         self,
