@@ -59,6 +59,15 @@ def _top(cand: Array, k: int) -> tuple[Array, Array]:
     return np.take_along_axis(cand, idx, axis=1), idx
 
 
+MAX_BEAM = 16  # the widest beam this search takes; the service's own limit may be lower
+
+
+def check_beam(beam: int) -> None:
+    """The one check of a beam width against what the search takes."""
+    if not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam must be in 1..{MAX_BEAM}, got {beam}")
+
+
 def beam_search(
     encode: EncodeFn,
     step_fn: StepFn,
@@ -71,8 +80,7 @@ def beam_search(
     length_penalty: float = 1.0,
     constrain_placeholders: bool = True,
 ) -> list[Hypothesis]:
-    if not 1 <= beam <= 16:
-        raise ValueError(f"beam must be in 1..16, got {beam}")
+    check_beam(beam)
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     n_src = src_ids.shape[0]

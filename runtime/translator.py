@@ -13,7 +13,7 @@ from core.decoding import Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
-from runtime.beam import beam_search, log_softmax
+from runtime.beam import beam_search, check_beam, log_softmax
 from runtime.repository import ModelVersion
 from runtime.session import Runner, create, pad
 
@@ -135,8 +135,7 @@ class TranslatorRuntime:
                 f"unknown decoding options {sorted(unknown)}; known: {sorted(self.decoding)}"
             )
         beam = int(options.get("beam_size", self.decoding["beam_size"]))
-        if not 1 <= beam <= 16:
-            raise ValueError(f"beam_size must be in 1..16, got {beam}")
+        check_beam(beam)  # before it divides the token budget
         encoded = self.encode(texts)
         out = [""] * len(texts)
         for batch in length_batches([len(s) for s, _ in encoded], max_tokens // beam, 128):

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from runtime.beam import MAX_BEAM
+
 PREFIX = "ATTNSERVE_"
 LISTS = {"api_keys", "cors_origins"}  # comma-separated in the environment
 # Variables of the project's other commands that share the prefix: not service settings, so
@@ -116,7 +118,7 @@ class Settings(BaseModel):
     max_request_bytes: int = Field(
         1_000_000, ge=1024, description="Request body size at most (413 beyond it)."
     )
-    max_beam_size: int = Field(8, ge=1, le=16, description="Largest beam a request may ask.")
+    max_beam_size: int = Field(8, ge=1, le=MAX_BEAM, description="Largest beam a request may ask.")
     # -- life cycle -------------------------------------------------------------
     grace_period_s: float = Field(
         30.0,
