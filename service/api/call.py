@@ -48,7 +48,7 @@ def find(
     ready: bool = True,
 ) -> Slot:
     """The named model (or the first one of ``task``), serving ``version`` if one is asked
-    for and ready unless ``ready=False``; 404, 409-like 422 (wrong task) or 503 otherwise.
+    for and ready unless ``ready=False``; 404, 422 (wrong task) or 503 otherwise.
     The model's name is noted for the access line and the metrics."""
     if name is None:
         names = sorted(n for n, s in registry.slots.items() if s.task == task)
@@ -121,10 +121,8 @@ async def begin(
     with slot.lease():
         try:
             ticket = batcher.admit(count, deadline)
-        except QueueFull as e:
-            raise _overloaded(slot, e) from None
-        except ShuttingDown as e:
-            raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
+        except Rejected as e:
+            raise _failed(slot, e) from None
         try:
             yield Call(request, slot, deadline, ticket, timing or Timing())
         finally:
@@ -151,10 +149,8 @@ class Call:
         if the client goes away."""
         try:
             futures = self.ticket.submit(items, key, self.deadline)
-        except QueueFull as e:
-            raise _overloaded(self.slot, e) from None
-        except ShuttingDown as e:
-            raise ApiError(503, "shutting_down", str(e), {"Retry-After": "1"}) from None
+        except Rejected as e:
+            raise _failed(self.slot, e) from None
         results: asyncio.Future[list[Any]] = asyncio.gather(*futures, return_exceptions=True)
         gone: asyncio.Future[Any] = asyncio.ensure_future(_disconnected(self.request))
         try:
@@ -169,12 +165,21 @@ class Call:
         outcomes = results.result()
         for error in outcomes:
             if isinstance(error, BaseException):
-                raise _failed(error)
+                raise _failed(self.slot, error)
         self.timing.add(outcomes)
         return list(outcomes)
 
 
-def _failed(error: BaseException) -> ApiError:
+def _failed(slot: Slot, error: BaseException) -> ApiError:
+    """The answer for an item refused or failed, at admission, at queueing or in its batch."""
+    if isinstance(error, QueueFull):  # WouldMissDeadline included
+        wait = str(max(1, math.ceil(error.retry_after_s)))
+        return ApiError(
+            429,
+            "overloaded",
+            f"model {slot.name!r} is busy: {error}; retry after {wait} s",
+            {"Retry-After": wait},
+        )
     if isinstance(error, DeadlineExceeded):
         return ApiError(504, "timeout", f"{error}; raise 'timeout' or retry later")
     if isinstance(error, ShuttingDown):
@@ -184,16 +189,6 @@ def _failed(error: BaseException) -> ApiError:
     if isinstance(error, EngineError):
         return ApiError(500, "engine_error", f"inference failed for this batch: {error}")
     return ApiError(500, "engine_error", f"inference failed: {type(error).__name__}")
-
-
-def _overloaded(slot: Slot, e: QueueFull) -> ApiError:
-    wait = str(max(1, math.ceil(e.retry_after_s)))
-    return ApiError(
-        429,
-        "overloaded",
-        f"model {slot.name!r} is busy: {e}; retry after {wait} s",
-        {"Retry-After": wait},
-    )
 
 
 async def _disconnected(request: Request) -> None:

@@ -20,7 +20,7 @@ from tritonclient.utils import InferenceServerException
 
 from benchmarks.processes import delta, scrape, total
 from tests.service.api.test_v1 import BAD
-from tests.service.test_settings import EXAMPLES, documented_variables
+from tests.support.env import EXAMPLES, documented_variables
 from tests.support.server import REPOSITORY, Server, start, stop
 from tests.support.wait import wait_until
 
