@@ -37,7 +37,9 @@ def compare(
                     beam=beam,
                     max_len=model.cfg.max_len,
                 )
-            got = runtime.search(seqs, beam_size=beam, max_length=model.cfg.max_len)
+            got = runtime.search(
+                seqs, runtime.decoding.but(beam_size=beam, max_length=model.cfg.max_len)
+            )
             for i, w, g in zip(batch, want, got, strict=True):
                 if w.tokens == g.tokens:
                     same += 1

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.batching import length_batches
-from core.decoding import Hypothesis
+from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
@@ -49,7 +49,7 @@ class TranslatorRuntime:
         self.max_len = int(cfg["max_input_tokens"])
         cache = cfg["cache"]
         self.cache_shape = (int(cache["layers"]), int(cache["heads"]), int(cache["head_dim"]))
-        self.decoding: dict[str, Any] = dict(cfg["decoding"])
+        self.decoding = Decoding.from_config(cfg["decoding"])  # the model's defaults
         # graphs exported before attnserve 0.1 carry no decoder self-attention output
         self.has_decoder_attention = "self_attention" in {
             o.name for o in self.decoder.get_outputs()
@@ -110,9 +110,12 @@ class TranslatorRuntime:
             out.append((translator_source(ids, self.max_len), masked))
         return out
 
-    def search(self, sources: Sequence[Sequence[int]], **options: Any) -> list[Hypothesis]:
-        """One batch of encoded sources; ``options`` override the model's decoding defaults."""
-        opts = {**self.decoding, **options}
+    def search(
+        self, sources: Sequence[Sequence[int]], decoding: Decoding | None = None
+    ) -> list[Hypothesis]:
+        """One batch of encoded sources, decoded with ``decoding`` (the model's defaults
+        when None)."""
+        d = decoding or self.decoding
         ids, mask = pad(sources)
         return beam_search(
             self._encode,
@@ -121,25 +124,22 @@ class TranslatorRuntime:
             mask,
             self.cache_shape,
             self.max_len,
-            beam=int(opts["beam_size"]),
-            max_len=int(opts["max_length"]),
-            length_penalty=float(opts["length_penalty"]),
-            constrain_placeholders=bool(opts["constrain_placeholders"]),
+            beam=d.beam_size,
+            max_len=d.max_length,
+            length_penalty=d.length_penalty,
+            constrain_placeholders=d.constrain_placeholders,
         )
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:
-        """Translations in the order of ``texts``, batched by source length."""
-        unknown = set(options) - set(self.decoding)
-        if unknown:
-            raise ValueError(
-                f"unknown decoding options {sorted(unknown)}; known: {sorted(self.decoding)}"
-            )
-        beam = int(options.get("beam_size", self.decoding["beam_size"]))
-        check_beam(beam)  # before it divides the token budget
+        """Translations in the order of ``texts``, batched by source length; ``options``
+        (``beam_size=4``, …) change the model's decoding defaults."""
+        decoding = self.decoding.but(**options)
+        check_beam(decoding.beam_size)  # before it divides the token budget
         encoded = self.encode(texts)
         out = [""] * len(texts)
-        for batch in length_batches([len(s) for s, _ in encoded], max_tokens // beam, 128):
-            hyps = self.search([encoded[i][0] for i in batch], **options)
+        budget = max_tokens // decoding.beam_size
+        for batch in length_batches([len(s) for s, _ in encoded], budget, 128):
+            hyps = self.search([encoded[i][0] for i in batch], decoding)
             for i, hyp in zip(batch, hyps, strict=True):
                 out[i] = self.tokenizer.decode(hyp.tokens, encoded[i][1].spans)
         return out

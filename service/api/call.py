@@ -1,8 +1,9 @@
 """One inference request on its way through the service, the same for both protocols:
 ``find`` the model, then ``async with begin(...) as call`` — which holds the model's
 version (a lease) and the request's places in its queue (a ticket) for as long as the
-block runs, and gives both back on every path — and inside it ``call.prepare`` (tokenise
-off the event loop) and ``call.infer`` (queue, await the batcher or the client's
+block runs, and gives both back on every path — and inside it ``call.answer`` (the
+handler's items for some texts under a batch key, run) or its two steps ``call.prepare``
+(tokenise off the event loop) and ``call.infer`` (queue, await the batcher or the client's
 disconnect). ``call.timing`` becomes the ``Server-Timing`` header."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from fastapi import Request
 
 from service.api.errors import ApiError
 from service.engine.admission import Ticket
-from service.engine.handlers import InputError
+from service.engine.handlers import Handler, InputError
 from service.engine.outcomes import (
     DeadlineExceeded,
     Done,
@@ -144,7 +145,27 @@ class Call:
         except InputError as e:
             raise ApiError(422, "invalid_input", str(e)) from None
 
-    async def infer(self, items: Sequence[tuple[Any, int]], key: Any) -> list[Done[Any]]:
+    @property
+    def handler(self) -> Handler:
+        handler = self.slot.handler
+        assert handler is not None  # a slot that begin() admits is ready
+        return handler
+
+    async def answer(
+        self, texts: Sequence[str], key: Hashable, truncate: bool = False
+    ) -> tuple[list[tuple[Any, int]], list[Any]]:
+        """The handler's items for ``texts`` and their outputs from batches of ``key``;
+        generated tokens are counted."""
+        handler = self.handler
+        items = await self.prepare(handler.prepare, texts, key, truncate)
+        outputs = [d.output for d in await self.infer(items, key)]
+        generated = handler.generated(outputs)
+        if generated:
+            metrics = self.request.app.state.registry.metrics
+            metrics.generated.labels(self.slot.name).inc(generated)
+        return items, outputs
+
+    async def infer(self, items: Sequence[tuple[Any, int]], key: Hashable) -> list[Done[Any]]:
         """Queue the items and await them all (their timings join ``timing``); cancel them
         if the client goes away."""
         try:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -22,7 +21,7 @@ from service.api.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
-from service.engine.handlers import ClassifierHandler, TranslatorHandler
+from service.engine.handlers import InputError
 from service.engine.registry import Registry
 
 router = APIRouter(prefix="/v1", tags=["v1"])
@@ -69,59 +68,41 @@ def _json(body: dict[str, Any], timing: Timing) -> JSONResponse:
     return JSONResponse(body, headers=timing.headers())
 
 
+def _key(fn: Callable[..., Hashable], *args: Any, **kwargs: Any) -> Hashable:
+    """A handler's batch key for the request's options; options it refuses are a 422."""
+    try:
+        return fn(*args, **kwargs)
+    except InputError as e:
+        raise ApiError(422, "invalid_request", str(e)) from None
+
+
+async def _answer(request: Request, body: ClassifyRequest | TranslateRequest, task: str) -> Any:
+    """The answer of a /v1 route that takes ``texts``: the handler's key for the options
+    the body sets, its items, their outputs, each text's result."""
+    async with _texts(request, body, task) as call:
+        handler = call.handler
+        options = {k: getattr(body, k) for k in handler.option_names}
+        key = _key(handler.options, **options)
+        items, outputs = await call.answer(body.texts, key, body.truncate)
+        results = handler.respond(items, outputs)
+    slot = call.slot
+    return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
+
+
 @router.post("/classify", response_model=ClassifyResponse, responses=ERRORS)
 async def classify(body: ClassifyRequest, request: Request) -> JSONResponse:
     """Labels and class probabilities for each text, batched with concurrent requests."""
-    async with _texts(request, body, "classification") as call:
-        slot, handler = call.slot, call.slot.handler
-        assert isinstance(handler, ClassifierHandler)
-        items = await call.prepare(handler.prepare, body.texts, body.truncate)
-        done = await call.infer(items, "classify")
-    results = handler.respond([d.output for d in done])
-    return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
+    answer: JSONResponse = await _answer(request, body, "classification")
+    return answer
 
 
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
 async def translate(body: TranslateRequest, request: Request) -> JSONResponse:
     """Translations by batched beam search (beam 1 is greedy) over the encoder and the
-    decoder-step graph with its key/value cache."""
-    registry = _registry(request)
-    async with _texts(request, body, "translation") as call:
-        slot, handler = call.slot, call.slot.handler
-        assert isinstance(handler, TranslatorHandler)
-        try:
-            decoding = handler.decoding(
-                beam_size=body.beam_size,
-                max_length=body.max_length,
-                length_penalty=body.length_penalty,
-            )
-        except ValueError as e:
-            raise ApiError(422, "invalid_request", str(e)) from None
-        items = await call.prepare(handler.prepare, body.texts, decoding, body.truncate)
-        done = await call.infer(items, decoding)
-        registry.metrics.generated.labels(slot.name).inc(sum(len(d.output.tokens) for d in done))
-        results = handler.respond([d.output for d in done])
-        if body.return_alignment:
-            forced = [
-                (handler.forced(it, d.output.tokens), cost)
-                for (it, cost), d in zip(items, done, strict=True)
-            ]
-            aligned = await call.infer(forced, "forced")
-            for result, (item, _), a in zip(results, forced, aligned, strict=True):
-                cross = a.output.cross_attention  # (Ld, h, T+1, S)
-                result["alignment"] = {
-                    "source_tokens": handler.tokens(item.ids, item.masked.spans),
-                    "target_tokens": [
-                        *handler.tokens(item.target or [], item.masked.spans),
-                        "</s>",
-                    ],
-                    "weights": _round(cross[-1].mean(0)),
-                }
-    return _json({"model": slot.name, "version": slot.version, "results": results}, call.timing)
-
-
-def _round(a: np.ndarray, digits: int = 5) -> Any:
-    return np.round(a.astype(np.float64), digits).tolist()
+    decoder-step graph with its key/value cache; with ``return_alignment`` the same
+    search followed by a teacher-forced pass over each result for its cross-attention."""
+    answer: JSONResponse = await _answer(request, body, "translation")
+    return answer
 
 
 @router.post(
@@ -146,60 +127,23 @@ async def attention(
     ),
 ) -> Response:
     """Every attention map of one text: self-attention per layer (heads × query × key),
-    the classifier's pooling weights, a translator's cross-attention over its translation."""
+    the classifier's pooling weights, a translator's cross-attention over its translation
+    (or over ``target`` when one is given)."""
     registry = _registry(request)
     slot = find(request, registry, body.model)
     deadline = checks.deadline_of(body.timeout, registry.settings)
     async with begin(request, slot, deadline, 1) as call:
         checks.check_texts([body.text], registry.settings, "text")
-        out: dict[str, Any] = {"model": slot.name, "version": slot.version}
-        handler = slot.handler
-        if isinstance(handler, ClassifierHandler):
-            if body.target is not None:
-                raise ApiError(422, "invalid_request", "'target' is for translation models only")
-            items = await call.prepare(handler.prepare, [body.text], body.truncate, attention=True)
-            (d,) = await call.infer(items, "attention")
-            o = d.output
-            out["tokens"] = handler.tokens(items[0][0].ids)
-            out["label"] = handler.labels[int(np.argmax(o.probabilities))]
-            maps = [
-                {"layer": i, "kind": "self", "weights": _round(w)}
-                for i, w in enumerate(o.attention)
-            ]
-            maps.append({"layer": None, "kind": "pooling", "weights": _round(o.pooling)})
-        else:
-            assert isinstance(handler, TranslatorHandler)
-            if body.target is not None:
-                checks.check_texts([body.target], registry.settings, "target")
-                item = await call.prepare(
-                    handler.prepare_forced, body.text, body.target, body.truncate
-                )
-            else:
-                sources = await call.prepare(
-                    handler.prepare, [body.text], handler.defaults, body.truncate
-                )
-                (gen,) = await call.infer(sources, handler.defaults)
-                item = handler.forced(sources[0][0], gen.output.tokens)
-            (d,) = await call.infer([(item, len(item.ids))], "forced")
-            o = d.output
-            assert item.target is not None
-            out["tokens"] = handler.tokens(item.ids, item.masked.spans)
-            out["target_tokens"] = [*handler.tokens(item.target, item.masked.spans), "</s>"]
-            out["translation"] = o.translation
-            maps = [
-                {"layer": i, "kind": "self", "weights": _round(w)}
-                for i, w in enumerate(o.encoder_attention)
-            ]
-            maps += [
-                {"layer": i, "kind": "cross", "weights": _round(w)}
-                for i, w in enumerate(o.cross_attention)
-            ]
-            if o.decoder_attention is not None:
-                maps += [
-                    {"layer": i, "kind": "decoder_self", "weights": _round(w)}
-                    for i, w in enumerate(o.decoder_attention)
-                ]
-        out["attention"] = maps
+        handler = call.handler
+        key = _key(handler.attention_key, body.target)
+        if body.target is not None:
+            checks.check_texts([body.target], registry.settings, "target")
+        items = await call.prepare(
+            handler.prepare_attention, body.text, body.target, key, body.truncate
+        )
+        (done,) = await call.infer(items, key)
+        out = {"model": slot.name, "version": slot.version}
+        out |= handler.explain(items[0][0], done.output)
         if format == "png":
             from service.api.heatmap import render
 

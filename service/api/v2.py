@@ -10,6 +10,7 @@ request ``timeout`` in microseconds).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from core import __version__
 from service.api import checks
-from service.api.call import Call, Timing, begin, find
+from service.api.call import Timing, begin, find
 from service.api.errors import ApiError, documented
 from service.api.schemas import V2ErrorResponse
 from service.api.v2_codec import (
@@ -28,7 +29,7 @@ from service.api.v2_codec import (
     split_body,
     write_response,
 )
-from service.engine.handlers import ClassifierHandler, TranslatorHandler
+from service.engine.handlers import InputError
 from service.engine.registry import Registry
 from service.engine.slot import Slot
 
@@ -133,10 +134,10 @@ def _metadata(slot: Slot) -> dict[str, Any]:
         "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
     }
     if slot.task == "classification":
-        assert isinstance(slot.handler, ClassifierHandler)
+        labels = slot.model.config["labels"] if slot.model is not None else []
         head["outputs"] = [
             {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(slot.handler.labels)]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels)]},
         ]
     else:
         head["outputs"] = [{"name": "translation", "datatype": "BYTES", "shape": [-1]}]
@@ -205,12 +206,15 @@ async def infer(request: Request, name: ModelName, version: str | None = None) -
         raise _bad(e.message) from None
     wanted = _requested_outputs(head, slot)
     async with begin(request, slot, deadline, len(texts), timing) as call:
-        if slot.task == "classification":
-            assert isinstance(slot.handler, ClassifierHandler)
-            outputs = await _classify(call, slot.handler, texts, wanted)
-        else:
-            assert isinstance(slot.handler, TranslatorHandler)
-            outputs = await _translate(call, slot.handler, texts, params)
+        handler = call.handler
+        try:
+            key = handler.options(**{k: params[k] for k in handler.option_names if k in params})
+            items, answers = await call.answer(texts, key)
+        except InputError as e:
+            raise _bad(str(e)) from None
+        except ApiError as e:  # what the model cannot take is a 400 in this protocol
+            raise _bad(e.message) from None
+        outputs = TENSORS[handler.task](handler.respond(items, answers), wanted)
     binary_all = params.get("binary_data_output") is True
     binary = {
         o.name for o in outputs if binary_all or wanted.get(o.name, {}).get("binary_data") is True
@@ -243,14 +247,13 @@ def _requested_outputs(head: dict[str, Any], slot: Slot) -> dict[str, dict[str, 
     return wanted
 
 
-async def _classify(
-    call: Call, handler: ClassifierHandler, texts: list[str], wanted: dict[str, dict[str, Any]]
+def _classification(
+    answers: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]
 ) -> list[Tensor]:
-    items = await _prepare(call, handler.prepare, texts)
-    answers = handler.respond([d.output for d in await call.infer(items, "classify")])
     labels = [a["label"] for a in answers]
+    names = list(answers[0]["probabilities"]) if answers else []
     probs = np.array([list(a["probabilities"].values()) for a in answers], np.float32)  # (N, C)
-    n, c = probs.shape
+    n, c = len(answers), len(names)
     outputs = [Tensor("label", "BYTES", [n], labels)]
     k = wanted.get("probabilities", {}).get("classification")
     if k is None:
@@ -260,29 +263,18 @@ async def _classify(
         raise _bad(f"classification must be an integer from 1 to {c}, got {k!r}")
     # Triton's classification extension: the top k as "score:index:label", best first
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    top = [f"{probs[r, i]:.6f}:{i}:{handler.labels[i]}" for r in range(n) for i in order[r]]
+    top = [f"{probs[r, i]:.6f}:{i}:{names[i]}" for r in range(n) for i in order[r]]
     outputs.append(Tensor("probabilities", "BYTES", [n, k], top))
     return outputs
 
 
-async def _translate(
-    call: Call, handler: TranslatorHandler, texts: list[str], params: dict[str, Any]
-) -> list[Tensor]:
-    try:
-        decoding = handler.decoding(**{k: params.get(k) for k in DECODING})
-    except ValueError as e:
-        raise _bad(str(e)) from None
-    items = await _prepare(call, handler.prepare, texts, decoding)
-    done = await call.infer(items, decoding)
-    _registry(call.request).metrics.generated.labels(call.slot.name).inc(
-        sum(len(d.output.tokens) for d in done)
-    )
-    translations = [a["translation"] for a in handler.respond([d.output for d in done])]
-    return [Tensor("translation", "BYTES", [len(done)], translations)]
+def _translation(answers: list[dict[str, Any]], wanted: dict[str, dict[str, Any]]) -> list[Tensor]:
+    translations = [a["translation"] for a in answers]
+    return [Tensor("translation", "BYTES", [len(answers)], translations)]
 
 
-async def _prepare(call: Call, fn: Any, *args: Any) -> Any:
-    try:
-        return await call.prepare(fn, *args)
-    except ApiError as e:
-        raise _bad(e.message) from None
+# each task's answers as the protocol's output tensors
+TENSORS: dict[str, Callable[[list[dict[str, Any]], dict[str, dict[str, Any]]], list[Tensor]]] = {
+    "classification": _classification,
+    "translation": _translation,
+}

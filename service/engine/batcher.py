@@ -45,12 +45,12 @@ class _Entry(Generic[Item, Out]):
 
 
 class Batcher(Generic[Item, Out]):
-    """``engine(items) -> outputs`` runs on worker threads, ``limits.workers`` batches at a
-    time."""
+    """``engine(key, items) -> outputs`` runs on worker threads, ``limits.workers``
+    batches at a time; ``key`` is what the batch's items share."""
 
     def __init__(
         self,
-        engine: Callable[[list[Item]], Sequence[Out]],
+        engine: Callable[[Any, list[Item]], Sequence[Out]],
         limits: Limits,
         *,
         observer: Observer | None = None,
@@ -269,7 +269,7 @@ class Batcher(Generic[Item, Out]):
         loop = asyncio.get_running_loop()
         try:
             outputs = await loop.run_in_executor(
-                self._executor, self._engine, [e.item for e in batch]
+                self._executor, self._engine, batch[0].key, [e.item for e in batch]
             )
             if len(outputs) != len(batch):
                 raise EngineError(

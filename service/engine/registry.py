@@ -170,15 +170,15 @@ class Registry:
             return None
         return self.settings.versions.get(name, found[-1] if found else None)
 
-    def _guarded(self, slot: Slot) -> Callable[[list[Any]], Any]:
+    def _guarded(self, slot: Slot) -> Callable[[Any, list[Any]], Any]:
         """The handler's run; a provider fallback fails the batch and takes the model out
         of service (a CUDA model silently running on CPU must not pass as healthy)."""
         assert slot.handler is not None
         run = slot.handler.run_batch
 
-        def guarded(items: list[Any]) -> Any:
+        def guarded(key: Any, items: list[Any]) -> Any:
             try:
-                return run(items)
+                return run(key, items)
             except ProviderLost as e:
                 self.metrics.provider_fallbacks.labels(slot.name).inc()
                 slot.state, slot.error = "failed", f"ProviderLost: {e}"

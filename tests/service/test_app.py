@@ -48,12 +48,12 @@ async def test_an_engine_error_fails_its_batch_and_the_next_batch_runs(app: Fast
     real = batcher._engine
     calls = 0
 
-    def flaky(items: list[Any]) -> Any:
+    def flaky(key: Any, items: list[Any]) -> Any:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("CUDA error: an illegal memory access")
-        return real(items)
+        return real(key, items)
 
     batcher._engine = flaky
     async with _client(app) as client:
@@ -74,10 +74,10 @@ async def test_a_client_that_disconnects_is_dropped_before_its_work_runs(app: Fa
     gate, seen = threading.Event(), []
     real = batcher._engine
 
-    def held(items: list[Any]) -> Any:
+    def held(key: Any, items: list[Any]) -> Any:
         seen.append(len(items))
         gate.wait(10)
-        return real(items)
+        return real(key, items)
 
     batcher._engine = held
     async with _client(app) as client:

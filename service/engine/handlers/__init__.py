@@ -2,13 +2,12 @@
 
 from service.engine.handlers.base import Handler, InputError
 from service.engine.handlers.classifier import ClassifierHandler, ClassifyItem, ClassifyOutput
-from service.engine.handlers.translator import Decoding, TranslateItem, TranslatorHandler
+from service.engine.handlers.translator import TranslateItem, TranslatorHandler
 
 __all__ = [
     "ClassifierHandler",
     "ClassifyItem",
     "ClassifyOutput",
-    "Decoding",
     "Handler",
     "InputError",
     "TranslateItem",

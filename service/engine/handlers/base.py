@@ -1,22 +1,39 @@
-"""The contract between the routes and ONNX Runtime, one handler per model version:
-``prepare`` (tokenise and check, off the event loop; items with their costs) → the batcher
-→ ``run_batch`` (one batch, one output per item) → ``respond`` (the answer for each text,
-the one place it is built: /v1 sends it as JSON, /v2 as tensors). Items carry everything a batch needs, so the
-batcher only sees opaque items, their costs and a grouping key."""
+"""The contract between the routes and ONNX Runtime, one handler per model version.
+
+A request becomes a **key** — what its batch must share: the options (``options``) or the
+attention pass (``attention_key``) — and **items** with their costs (``prepare``, off the
+event loop). The batcher groups items by key and hands each batch to ``run_batch(key,
+items)``: the key alone says how the batch runs. ``respond`` builds each text's answer
+(the one place it is built: /v1 sends it as JSON, /v2 as tensors); ``explain`` builds the
+answer of /v1/attention."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 
 class Handler(Protocol):
     task: str  # "classification" | "translation"
     max_tokens: int  # the longest input it takes, in tokens
+    option_names: tuple[str, ...]  # the request options ``options`` takes
 
-    def run_batch(self, items: list[Any]) -> Sequence[Any]: ...
-    def respond(self, outputs: Sequence[Any]) -> list[dict[str, Any]]: ...
-    def tokens(self, ids: Sequence[int]) -> list[str]: ...
+    def options(self, **options: Any) -> Hashable: ...
+    def prepare(
+        self, texts: Sequence[str], key: Any, truncate: bool = False
+    ) -> list[tuple[Any, int]]: ...
+    def run_batch(self, key: Any, items: list[Any]) -> Sequence[Any]: ...
+    def respond(
+        self, items: Sequence[tuple[Any, int]], outputs: Sequence[Any]
+    ) -> list[dict[str, Any]]: ...
+    def generated(self, outputs: Sequence[Any]) -> int: ...
+    def attention_key(self, target: str | None) -> Hashable: ...
+    def prepare_attention(
+        self, text: str, target: str | None, key: Any, truncate: bool = False
+    ) -> list[tuple[Any, int]]: ...
+    def explain(self, item: Any, output: Any) -> dict[str, Any]: ...
     def warmup(self) -> None: ...
     @property
     def precision(self) -> str: ...
@@ -35,3 +52,13 @@ def check_length(i: int, n: int, limit: int, truncate: bool, count: int) -> None
             f"{which} is {n} tokens long; this model takes at most {limit}. "
             'Shorten it, split it, or send "truncate": true to cut it to the limit'
         )
+
+
+def rounded(a: np.ndarray, digits: int = 5) -> Any:
+    """An array as nested lists of floats rounded for JSON."""
+    return np.round(a.astype(np.float64), digits).tolist()
+
+
+def maps(kind: str, layers: np.ndarray) -> list[dict[str, Any]]:
+    """One attention map per layer of ``layers`` (L, ...) as /v1/attention sends them."""
+    return [{"layer": i, "kind": kind, "weights": rounded(w)} for i, w in enumerate(layers)]

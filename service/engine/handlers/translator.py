@@ -1,18 +1,47 @@
 """The translator's handler: sources → token ids with their placeholders masked → beam
-search over the encoder and decoder-step graphs; forced targets for attention maps."""
+search over the encoder and decoder-step graphs; a teacher-forced pass for attention maps.
+
+Its batch keys: a ``Decoding`` (search), ``FORCED`` (every attention map of a given
+target) and ``Aligned`` (search, then the forced pass over what it generated)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.decoding import Hypothesis
+from core.decoding import Decoding
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import EOS_ID
 from runtime.translator import Translation, TranslatorRuntime
-from service.engine.handlers.base import InputError, check_length
+from service.engine.handlers.base import InputError, check_length, maps, rounded
+
+
+@dataclass(frozen=True)
+class Forced:
+    """The key of a teacher-forced pass over each item's ``target``."""
+
+
+FORCED = Forced()
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """The key of a search with ``decoding`` followed by the forced pass over its result."""
+
+    decoding: Decoding
+
+
+Key = Decoding | Forced | Aligned
+
+
+@dataclass(frozen=True)
+class TranslateItem:
+    ids: list[int]  # source ids, ending in </s>
+    masked: Masked
+    target: list[int] | None = None  # the forced target (FORCED batches only)
 
 
 def _unmask_token(token: str, spans: Sequence[str]) -> str:
@@ -22,43 +51,38 @@ def _unmask_token(token: str, spans: Sequence[str]) -> str:
     return token
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """Options that must be equal within a batch (the batcher's grouping key)."""
-
-    beam_size: int
-    max_length: int
-    length_penalty: float
-
-
-@dataclass(frozen=True)
-class TranslateItem:
-    ids: list[int]  # source ids, ending in </s>
-    masked: Masked
-    decoding: Decoding
-    target: list[int] | None = None  # set for attention requests: a forced target
+def _beam_rows(key: Key) -> int:
+    """Decoder rows one source occupies in a batch of ``key``."""
+    if isinstance(key, Aligned):
+        return key.decoding.beam_size
+    return key.beam_size if isinstance(key, Decoding) else 1
 
 
 class TranslatorHandler:
     task = "translation"
+    option_names: tuple[str, ...] = (
+        "beam_size",
+        "max_length",
+        "length_penalty",
+        "return_alignment",
+    )
 
     def __init__(self, runtime: TranslatorRuntime, max_beam: int = 8) -> None:
         self.runtime = runtime
         self.max_tokens = runtime.max_len - 1  # one position is the source's </s>
         self.max_beam = max_beam
-        self.defaults = Decoding(
-            int(runtime.decoding["beam_size"]),
-            int(runtime.decoding["max_length"]),
-            float(runtime.decoding["length_penalty"]),
-        )
+        self.defaults: Decoding = runtime.decoding
 
-    def decoding(self, **options: Any) -> Decoding:
-        beam = options.get("beam_size")
-        beam = self.defaults.beam_size if beam is None else beam
-        length = options.get("max_length")
-        length = self.defaults.max_length if length is None else length
-        penalty = options.get("length_penalty")
-        penalty = self.defaults.length_penalty if penalty is None else penalty
+    def options(self, **options: Any) -> Decoding | Aligned:
+        """The request's decoding options (``option_names``; None keeps the model's
+        default) over the model's defaults, each checked; ``Aligned`` when the alignment
+        of each translation is asked for too."""
+        align = options.pop("return_alignment", None)
+        try:
+            d = self.defaults.but(**options)
+        except ValueError as e:
+            raise InputError(str(e)) from None
+        beam, length, penalty = d.beam_size, d.max_length, d.length_penalty
         if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= self.max_beam:
             raise InputError(
                 f"beam_size must be an integer from 1 to {self.max_beam}, got {beam!r}"
@@ -72,10 +96,11 @@ class TranslatorHandler:
             or not 0.0 <= penalty <= 4.0
         ):
             raise InputError(f"length_penalty must be a number from 0 to 4, got {penalty!r}")
-        return Decoding(beam, length, float(penalty))
+        d = dataclasses.replace(d, length_penalty=float(penalty))
+        return Aligned(d) if align else d
 
     def prepare(
-        self, texts: Sequence[str], decoding: Decoding, truncate: bool = False
+        self, texts: Sequence[str], key: Key, truncate: bool = False
     ) -> list[tuple[TranslateItem, int]]:
         items = []
         for i, text in enumerate(texts):
@@ -86,43 +111,93 @@ class TranslatorHandler:
             check_length(i, len(ids), self.max_tokens, truncate, len(texts))
             src = translator_source(ids, self.runtime.max_len)  # the rule of core/text/inputs
             # a source row costs beam rows in every decoder step
-            items.append((TranslateItem(src, masked, decoding), len(src) * decoding.beam_size))
+            items.append((TranslateItem(src, masked), len(src) * _beam_rows(key)))
         return items
 
-    def prepare_forced(self, text: str, target: str, truncate: bool = False) -> TranslateItem:
-        item = self.prepare([text], self.defaults, truncate)[0][0]
-        tgt, _ = self.runtime.tokenizer.encode_masked(target, item.masked.spans)
-        check_length(0, len(tgt), self.max_tokens, truncate, 1)
-        return TranslateItem(item.ids, item.masked, item.decoding, tgt[: self.max_tokens])
-
-    def run_batch(self, items: list[TranslateItem]) -> list[Translation]:
-        if items[0].target is not None:
-            return [self._forced(it) for it in items]
-        d = items[0].decoding
-        hyps: list[Hypothesis] = self.runtime.search(
-            [it.ids for it in items],
-            beam_size=d.beam_size,
-            max_length=d.max_length,
-            length_penalty=d.length_penalty,
-        )
+    def run_batch(self, key: Key, items: list[TranslateItem]) -> list[Translation]:
+        if isinstance(key, Forced):
+            return [self._forced(it.ids, it.target or [], it.masked) for it in items]
+        decoding = key.decoding if isinstance(key, Aligned) else key
+        hyps = self.runtime.search([it.ids for it in items], decoding)
         tok = self.runtime.tokenizer
-        return [
+        found = [
             Translation(tok.decode(h.tokens, it.masked.spans), h.score, h.tokens)
             for it, h in zip(items, hyps, strict=True)
         ]
+        if isinstance(key, Decoding):
+            return found
+        return [  # the search's translation and score, the forced pass's attention maps
+            dataclasses.replace(
+                self._forced(it.ids, t.tokens, it.masked),
+                translation=t.translation,
+                score=t.score,
+            )
+            for it, t in zip(items, found, strict=True)
+        ]
 
-    def respond(self, outputs: Sequence[Translation]) -> list[dict[str, Any]]:
-        """Per source: the translation and its length-normalised log-probability."""
-        return [{"translation": o.translation, "score": round(float(o.score), 6)} for o in outputs]
+    def _forced(self, source: list[int], target: list[int], masked: Masked) -> Translation:
+        """Teacher-forced pass over ``target``: every attention map in one step."""
+        return self.runtime.attention(source, target, masked)
 
-    def _forced(self, item: TranslateItem) -> Translation:
-        """Teacher-forced pass over ``item.target``: every attention map in one step."""
-        assert item.target is not None
-        return self.runtime.attention(item.ids, item.target, item.masked)
+    def respond(
+        self, items: Sequence[tuple[TranslateItem, int]], outputs: Sequence[Translation]
+    ) -> list[dict[str, Any]]:
+        """Per source: the translation, its length-normalised log-probability, and after
+        an ``Aligned`` pass its alignment."""
+        answers = []
+        for (item, _), o in zip(items, outputs, strict=True):
+            answer: dict[str, Any] = {
+                "translation": o.translation,
+                "score": round(float(o.score), 6),
+            }
+            if o.cross_attention is not None:
+                answer["alignment"] = self._alignment(item, o)
+            answers.append(answer)
+        return answers
 
-    def forced(self, item: TranslateItem, target: list[int]) -> TranslateItem:
-        """The same source with ``target`` forced (for alignments of a generated one)."""
-        return TranslateItem(item.ids, item.masked, item.decoding, target)
+    def generated(self, outputs: Sequence[Translation]) -> int:
+        return sum(len(o.tokens) for o in outputs)
+
+    def _alignment(self, item: TranslateItem, output: Translation) -> dict[str, Any]:
+        """Which source token each target token attends to: the last layer's
+        cross-attention, averaged over heads."""
+        assert output.cross_attention is not None
+        spans = item.masked.spans
+        return {
+            "source_tokens": self.tokens(item.ids, spans),
+            "target_tokens": [*self.tokens(output.tokens, spans), "</s>"],
+            "weights": rounded(output.cross_attention[-1].mean(0)),  # (T+1, S)
+        }
+
+    # -- /v1/attention ----------------------------------------------------------
+    def attention_key(self, target: str | None) -> Key:
+        """A given target is forced; otherwise the default search finds one first."""
+        return FORCED if target is not None else Aligned(self.defaults)
+
+    def prepare_attention(
+        self, text: str, target: str | None, key: Key, truncate: bool = False
+    ) -> list[tuple[TranslateItem, int]]:
+        ((item, cost),) = self.prepare([text], key, truncate)
+        if target is None:
+            return [(item, cost)]
+        tgt, _ = self.runtime.tokenizer.encode_masked(target, item.masked.spans)
+        check_length(0, len(tgt), self.max_tokens, truncate, 1)
+        return [(dataclasses.replace(item, target=tgt[: self.max_tokens]), cost)]
+
+    def explain(self, item: TranslateItem, output: Translation) -> dict[str, Any]:
+        """The source and target tokens, the translation and every attention map:
+        the encoder's self-attention, the cross-attention and the decoder's own."""
+        assert output.encoder_attention is not None and output.cross_attention is not None
+        spans = item.masked.spans
+        layers = [*maps("self", output.encoder_attention), *maps("cross", output.cross_attention)]
+        if output.decoder_attention is not None:
+            layers += maps("decoder_self", output.decoder_attention)
+        return {
+            "tokens": self.tokens(item.ids, spans),
+            "target_tokens": [*self.tokens(output.tokens, spans), "</s>"],
+            "translation": output.translation,
+            "attention": layers,
+        }
 
     def tokens(self, ids: Sequence[int], spans: Sequence[str] = ()) -> list[str]:
         """Readable tokens, placeholders shown as the spans they stand for."""
@@ -131,9 +206,8 @@ class TranslatorHandler:
 
     def warmup(self) -> None:
         src = [5, 6, EOS_ID]
-        item = TranslateItem(src, Masked("", ()), Decoding(2, 4, 1.0))
-        self.run_batch([item])
-        self.run_batch([TranslateItem(src, Masked("", ()), item.decoding, [5, 6])])
+        self.run_batch(Decoding(2, 4, 1.0), [TranslateItem(src, Masked("", ()))])
+        self.run_batch(FORCED, [TranslateItem(src, Masked("", ()), [5, 6])])
 
     @property
     def precision(self) -> str:

@@ -66,7 +66,7 @@ def test_the_estimate_learns_from_batches_and_waits() -> None:
 
 @pytest.mark.anyio
 async def test_a_batcher_counts_what_its_tickets_hold(anyio_backend: str) -> None:
-    def run(items: list[str]) -> Sequence[str]:
+    def run(key: object, items: list[str]) -> Sequence[str]:
         return [s.upper() for s in items]
 
     b: Batcher[str, str] = Batcher(run, Limits(max_queue=4))

@@ -28,16 +28,18 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
+        self.keys: list[object] = []  # the key each batch was run with
         self.gate = threading.Event()
         self.gate.set()
         self.fail_on: str | None = None
         self.short_by = 0
         self.calls = 0  # batches that reached the engine (held or not)
 
-    def __call__(self, items: list[str]) -> Sequence[str]:
+    def __call__(self, key: object, items: list[str]) -> Sequence[str]:
         self.calls += 1
         self.gate.wait(10)
         self.batches.append(list(items))
+        self.keys.append(key)
         if self.fail_on in items:
             raise RuntimeError("boom")
         return [s.upper() for s in items][: len(items) - self.short_by]
@@ -132,13 +134,14 @@ async def test_items_are_grouped_by_length_and_the_oldest_goes_first() -> None:
     await b.close(1)
 
 
-async def test_items_with_different_keys_never_share_a_batch() -> None:
+async def test_items_with_different_keys_never_share_a_batch_and_the_engine_gets_it() -> None:
     engine = FakeEngine()
     b, _ = make(engine, max_batch_size=8, max_wait_s=0.01)
     f1 = b.submit([("a", 1), ("b", 1)], key="beam4")
     f2 = b.submit([("c", 1), ("d", 1)], key="beam1")
     await settle(f1 + f2)
-    assert sorted(map(sorted, engine.batches)) == [["a", "b"], ["c", "d"]]
+    ran = sorted(zip(map(sorted, engine.batches), engine.keys, strict=True))
+    assert ran == [(["a", "b"], "beam4"), (["c", "d"], "beam1")]
     await b.close(1)
 
 
@@ -240,10 +243,10 @@ async def test_two_workers_run_two_batches_at_once() -> None:
     running = threading.Semaphore(0)
     release = threading.Event()
 
-    def slow(items: list[str]) -> Sequence[str]:
+    def slow(key: object, items: list[str]) -> Sequence[str]:
         running.release()
         release.wait(10)
-        return engine(items)
+        return engine(key, items)
 
     rec = Recorder()
     b: Batcher[str, str] = Batcher(slow, Limits(max_batch_size=1, workers=2), observer=rec)
@@ -287,9 +290,9 @@ async def test_a_request_that_would_miss_its_deadline_is_refused_at_once() -> No
     now = [1000.0]
     engine = FakeEngine()
 
-    def run(items: list[str]) -> Sequence[str]:
+    def run(key: object, items: list[str]) -> Sequence[str]:
         now[0] += 0.1 * len(items)
-        return engine(items)
+        return engine(key, items)
 
     rec = Recorder()
     b: Batcher[str, str] = Batcher(

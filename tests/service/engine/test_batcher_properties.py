@@ -53,7 +53,7 @@ def test_every_future_is_resolved_once_with_its_own_output(
 async def _run(limits: Limits, requests: list[Request], poisoned: set[int]) -> None:
     batches: list[list[str]] = []
 
-    def engine(items: list[str]) -> Sequence[str]:
+    def engine(key: object, items: list[str]) -> Sequence[str]:
         batches.append(list(items))
         if any(int(i.split("-")[1]) in poisoned for i in items):
             raise RuntimeError("poisoned item")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.decoding import Decoding
 from runtime.repository import load
 from runtime.translator import TranslatorRuntime
-from service.engine.handlers import Decoding, InputError, TranslatorHandler
+from service.engine.handlers import InputError, TranslatorHandler
+from service.engine.handlers.translator import FORCED, Aligned
 from tests.support.server import REPOSITORY
 
 
@@ -18,21 +20,25 @@ def handler() -> TranslatorHandler:
 def test_decoding_options_default_to_the_model_s_and_are_bounded(
     handler: TranslatorHandler,
 ) -> None:
-    assert handler.decoding() == handler.defaults
-    assert handler.decoding(beam_size=2).beam_size == 2
+    assert handler.options() == handler.defaults == handler.runtime.decoding
+    assert handler.options(beam_size=2, max_length=None).beam_size == 2
+    assert handler.options(return_alignment=True) == Aligned(handler.defaults)
     for bad, fragment in [
         ({"beam_size": 9}, "beam_size must be an integer from 1 to 8"),
         ({"beam_size": True}, "beam_size"),
         ({"max_length": 0}, "max_length must be an integer from 1 to"),
         ({"length_penalty": 5}, "length_penalty must be a number from 0 to 4"),
+        ({"temperature": 1}, r"unknown decoding options \['temperature'\]"),
     ]:
         with pytest.raises(InputError, match=fragment):
-            handler.decoding(**bad)
+            handler.options(**bad)
 
 
 def test_a_source_costs_its_tokens_times_the_beam(handler: TranslatorHandler) -> None:
     (item, cost), *_ = handler.prepare(["Save changes"], Decoding(4, 20, 1.0))
     assert cost == 4 * len(item.ids) and item.ids[-1] == 2  # ends in </s>
+    (_, aligned), *_ = handler.prepare(["Save changes"], Aligned(Decoding(3, 20, 1.0)))
+    assert aligned == 3 * len(item.ids)
     with pytest.raises(InputError, match="tokens long"):
         handler.prepare(["word " * 300], handler.defaults)
 
@@ -40,23 +46,52 @@ def test_a_source_costs_its_tokens_times_the_beam(handler: TranslatorHandler) ->
 def test_a_batch_translates_keeps_placeholders_and_respond_rounds(
     handler: TranslatorHandler,
 ) -> None:
-    items = [
-        it
-        for it, _ in handler.prepare(
-            ["Save changes", "The file {name} was deleted."], Decoding(1, 40, 1.0)
-        )
-    ]
-    outputs = handler.run_batch(items)
-    answers = handler.respond(outputs)
+    key = Decoding(1, 40, 1.0)
+    items = handler.prepare(["Save changes", "The file {name} was deleted."], key)
+    outputs = handler.run_batch(key, [it for it, _ in items])
+    answers = handler.respond(items, outputs)
     assert answers[0]["translation"] == "Enregistrer les modifications"
     assert "{name}" in answers[1]["translation"]
+    assert "alignment" not in answers[0]
+    assert handler.generated(outputs) == sum(len(o.tokens) for o in outputs) > 0
     assert all(
         a["score"] == round(float(o.score), 6) for a, o in zip(answers, outputs, strict=True)
     )
 
 
+def test_an_aligned_batch_is_the_search_plus_its_cross_attention(
+    handler: TranslatorHandler,
+) -> None:
+    plain = Decoding(2, 40, 1.0)
+    items = handler.prepare(["Save changes"], plain)
+    (searched,) = handler.run_batch(plain, [it for it, _ in items])
+    (aligned,) = handler.run_batch(Aligned(plain), [it for it, _ in items])
+    assert (aligned.translation, aligned.score) == (searched.translation, searched.score)
+    (answer,) = handler.respond(items, [aligned])
+    a = answer["alignment"]
+    assert a["target_tokens"][-1] == "</s>" and len(a["source_tokens"]) == len(items[0][0].ids)
+    assert len(a["weights"]) == len(a["target_tokens"])
+    assert all(len(row) == len(a["source_tokens"]) for row in a["weights"])
+
+
 def test_a_forced_target_gives_its_attention_maps(handler: TranslatorHandler) -> None:
-    item = handler.prepare_forced("Save changes", "Enregistrer les modifications")
-    (out,) = handler.run_batch([item])
-    assert item.target is not None
+    key = handler.attention_key("Enregistrer les modifications")
+    assert key == FORCED
+    ((item, cost),) = handler.prepare_attention(
+        "Save changes", "Enregistrer les modifications", key
+    )
+    assert cost == len(item.ids) and item.target is not None
+    (out,) = handler.run_batch(key, [item])
+    assert out.cross_attention is not None
     assert out.cross_attention.shape[-2:] == (len(item.target) + 1, len(item.ids))
+    shown = handler.explain(item, out)
+    assert shown["translation"] == "Enregistrer les modifications"
+    assert {m["kind"] for m in shown["attention"]} >= {"self", "cross"}
+
+
+def test_without_a_target_attention_searches_first(handler: TranslatorHandler) -> None:
+    key = handler.attention_key(None)
+    assert key == Aligned(handler.defaults)
+    ((item, _),) = handler.prepare_attention("Save changes", None, key)
+    (out,) = handler.run_batch(key, [item])
+    assert handler.explain(item, out)["translation"] == "Enregistrer les modifications"
