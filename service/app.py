@@ -19,6 +19,7 @@ from service.api import control, docs, errors, v1, v2
 from service.api.auth import BearerAuth
 from service.api.call import ClientGone
 from service.api.middleware import ServiceMiddleware
+from service.api.renderer import Renderer
 from service.engine.registry import Registry
 from service.metrics import Metrics
 from service.settings import Settings, load_settings
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exporter.shutdown()
             exporter.server_close()
         await registry.close(settings.grace_period_s)
+        renderer.close()
 
     app = FastAPI(
         title="attnserve",
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.metrics = metrics
     app.state.service = state
+    app.state.renderer = renderer = Renderer(1, settings.max_renders)
     # Outermost last: CORS answers preflights; the service middleware stamps the request
     # id, logs and limits every request (401s included); then the keys are checked.
     keys = settings.keys()

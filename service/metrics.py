@@ -108,6 +108,13 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.door_refusals = Counter(
+            "attnserve_door_refusals_total",
+            "Connections refused or closed at the door, by reason (header_timeout, "
+            "body_timeout, header_bytes, header_count, connections, idle, ...).",
+            ["reason"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "attnserve_requests_in_flight", "Inference requests being served now.", registry=r
         )

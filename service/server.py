@@ -15,6 +15,7 @@ from types import FrameType
 import uvicorn
 
 from service.app import ServiceState, create_app
+from service.door import DoorLimits, door, raise_open_files
 from service.logs import configure
 from service.settings import Settings
 
@@ -56,10 +57,32 @@ class DrainingServer(uvicorn.Server):
 def serve(settings: Settings) -> None:
     configure(settings.log_level, settings.log_format)
     app = create_app(settings)
+    reserve = 64  # files the process keeps for itself: models, logs, the metrics port
+    files = raise_open_files(settings.max_connections + reserve)
+    connections = min(settings.max_connections, max(1, files - reserve))
+    if connections < settings.max_connections:
+        log.warning(
+            "the open-file limit is %d: at most %d connections (ATTNSERVE_MAX_CONNECTIONS=%d)",
+            files,
+            connections,
+            settings.max_connections,
+        )
+    limits = DoorLimits(
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        min_body_bytes_per_s=settings.min_body_bytes_per_s,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        max_connections=connections,
+    )
+    refused = app.state.registry.metrics.door_refusals
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=door(limits, lambda reason: refused.labels(reason).inc()),
+        ws="none",
+        timeout_keep_alive=max(1, round(settings.keep_alive_s)),
         log_level=settings.log_level,
         timeout_graceful_shutdown=max(1, int(settings.grace_period_s)),
         access_log=False,  # the service's own access line carries the request id

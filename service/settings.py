@@ -104,9 +104,10 @@ class Settings(BaseModel):
     max_in_flight: int = Field(
         64,
         ge=1,
-        description="Inference requests this process handles at once; beyond it 429 with "
-        "Retry-After before the body is read, so that a flood cannot starve the event loop "
-        "that the admitted requests need.",
+        description="Inference requests this process handles at once, counted from when a "
+        "request's body is complete (a slow upload holds no place); beyond it 429 with "
+        "Retry-After before the body is parsed, so that a flood cannot starve the event "
+        "loop that the admitted requests need.",
     )
     # -- requests ---------------------------------------------------------------
     request_timeout_s: float = Field(
@@ -119,6 +120,34 @@ class Settings(BaseModel):
         1_000_000, ge=1024, description="Request body size at most (413 beyond it)."
     )
     max_beam_size: int = Field(8, ge=1, le=MAX_BEAM, description="Largest beam a request may ask.")
+    max_renders: int = Field(
+        2,
+        ge=1,
+        description="/v1/attention answers (JSON maps or PNG) built or waiting at once, on a "
+        "thread of their own; beyond it 429 with Retry-After.",
+    )
+    # -- the door: what a connection may cost before a request reaches the app ----
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request head must arrive within this (408, then close)."
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A body that sends nothing for this long gets 408; so does one that, "
+        "after this long, arrives slower than ATTNSERVE_MIN_BODY_BYTES_PER_S.",
+    )
+    min_body_bytes_per_s: int = Field(1024, ge=0, description="Slowest body rate accepted.")
+    keep_alive_s: float = Field(5.0, gt=0, description="Idle keep-alive connections close.")
+    max_connections: int = Field(
+        1024,
+        ge=1,
+        description="Open connections at most; beyond it a new one gets 503 and is closed "
+        "(logged). The open-file limit is raised to fit where the hard limit allows.",
+    )
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Request head size at most (431 beyond it)."
+    )
+    max_headers: int = Field(100, ge=8, description="Request headers at most (431 beyond).")
     # -- life cycle -------------------------------------------------------------
     grace_period_s: float = Field(
         30.0,

@@ -9,12 +9,12 @@ service serves, so they answer only with ``ATTNSERVE_MODEL_CONTROL=true`` (and, 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from runtime.repository import RepositoryError, check_name, models
+from service.api import bodies
 from service.api.errors import ApiError
 from service.api.schemas import V2ErrorResponse
 from service.api.v2 import ERRORS, ModelName
@@ -39,13 +39,7 @@ def _registry(request: Request) -> Registry:
 
 async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
     """The optional JSON body ({} when empty); unknown keys are refused, not ignored."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ApiError(400, "invalid_request", f"the body is not valid JSON: {e}") from None
+    body = await bodies.read(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object")
     extra = set(body) - allowed

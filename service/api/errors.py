@@ -17,14 +17,21 @@ from starlette.exceptions import HTTPException
 from service.logs import request_id
 
 log = logging.getLogger("attnserve")
+SHOWN_PROBLEMS = 5  # a validation error names this many problems, then counts the rest
 
 
-class ApiError(Exception):
+class ApiError(HTTPException):
+    """An answer with a status and a message that says what to change. An HTTPException,
+    so that one raised while FastAPI reads a body passes through with its own words."""
+
     def __init__(
         self, status: int, type_: str, message: str, headers: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status, self.type, self.message, self.headers = status, type_, message, headers
+        super().__init__(status, message, headers)
+        self.status, self.type, self.message = status, type_, message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def documented(model: type, descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -53,7 +60,8 @@ def _where(loc: tuple[object, ...]) -> str:
 
 def describe_validation(exc: RequestValidationError) -> str:
     problems = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:SHOWN_PROBLEMS]:
         where = _where(tuple(err.get("loc", ())))
         kind = err.get("type", "")
         if kind == "json_invalid":
@@ -65,13 +73,15 @@ def describe_validation(exc: RequestValidationError) -> str:
             problems.append(f"{where} is not a known field; remove it (see /docs)")
         else:
             problems.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(problems)
+    more = len(errors) - len(problems)
+    return "; ".join(problems) + (f"; and {more} more problems like these" if more > 0 else "")
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request.url.path, exc.status, exc.type, exc.message, exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request.url.path, exc.status, exc.type, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""ASGI middleware: request size limit, drain on shutdown, per-request metrics.
+"""ASGI middleware: request size limit, drain on shutdown, the in-flight cap (taken once
+a request's body is complete), per-request metrics.
 
 Pure ASGI (no BaseHTTPMiddleware) so that streaming bodies are counted as they arrive
 and a body over the limit is refused before it is read whole.
@@ -126,9 +127,17 @@ class ServiceMiddleware:
             return
         endpoint, model = target
         started = time.perf_counter()
+        # the whole body first: a slow upload holds no in-flight place (the door times it
+        # out), so the places go to requests that are ready to run
+        body = await _read_body(receive, self.max_bytes)
+        if body is None:
+            return  # the client went away mid-upload
+        if isinstance(body, int):
+            await _refuse(send, path, 413, "too_large", _too_large(body, self.max_bytes))
+            return
         if self.state.in_flight >= self.max_in_flight:
-            # the cheapest refusal there is: before the body is read or parsed, so that a
-            # flood cannot starve the event loop the admitted requests need
+            # refused before the body is parsed, so that a flood cannot starve the event
+            # loop the admitted requests need
             self.metrics.requests.labels("unknown", endpoint, "rejected").inc()
             await _refuse(
                 send,
@@ -142,7 +151,7 @@ class ServiceMiddleware:
         self.state.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            await self.app(scope, _limited(receive, self.max_bytes), send)
+            await self.app(scope, _replay(body, receive), send)
         finally:
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
@@ -150,6 +159,36 @@ class ServiceMiddleware:
             model = model if self.known(model) else "unknown"
             self.metrics.requests.labels(model, endpoint, outcome(status())).inc()
             self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | int | None:
+    """The whole body; its size so far once over ``limit``; None if the client left."""
+    chunks, seen = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return seen
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read, then the client's own messages (a disconnect, while it waits)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -10,8 +10,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.api import checks
+from service.api.bodies import StrictRoute
 from service.api.call import Call, Timing, begin, find
+from service.api.encode import json_bytes
 from service.api.errors import ApiError, documented
+from service.api.renderer import Renderer
 from service.api.schemas import (
     AttentionRequest,
     AttentionResponse,
@@ -21,19 +24,20 @@ from service.api.schemas import (
     TranslateRequest,
     TranslateResponse,
 )
-from service.engine.handlers import InputError
+from service.engine.handlers import Handler, InputError
 from service.engine.registry import Registry
 
-router = APIRouter(prefix="/v1", tags=["v1"])
+router = APIRouter(prefix="/v1", tags=["v1"], route_class=StrictRoute)
 
 ERRORS = documented(
     ErrorResponse,
     {
-        400: "The body is not JSON (or not UTF-8)",
+        400: "The body is not UTF-8, or breaks a JSON rule (an integer of over 30 digits, "
+        "a number out of range, a key twice, nesting too deep)",
         401: "An API key is needed (ATTNSERVE_API_KEYS is set)",
         404: "Unknown model",
         413: "Request body over ATTNSERVE_MAX_REQUEST_BYTES",
-        422: "Bad input; the message says what to change",
+        422: "Bad input (not JSON, or not what the route takes); the message says what to change",
         429: "Overloaded: queue full, or the work ahead would outlast the deadline; retry "
         "after Retry-After seconds",
         500: "The engine failed on this request's batch (the next batch runs)",
@@ -142,17 +146,41 @@ async def attention(
             handler.prepare_attention, body.text, body.target, key, body.truncate
         )
         (done,) = await call.infer(items, key)
-        out = {"model": slot.name, "version": slot.version}
-        out |= handler.explain(items[0][0], done.output)
+        head_of = {"model": slot.name, "version": slot.version}
+        renderer: Renderer = request.app.state.renderer
+        answer = (head_of, handler, items[0][0], done.output)
         if format == "png":
-            from service.api.heatmap import render
-
             try:
-                png = await call.prepare(render, out, kind, layer, head)
+                png = await renderer.run(deadline, _png, *answer, kind, layer, head)
             except ValueError as e:
                 raise ApiError(422, "invalid_request", str(e)) from None
             return Response(png, media_type="image/png", headers=call.timing.headers())
-    return _json(out, call.timing)
+        content = await renderer.run(deadline, _maps_json, *answer)
+    return Response(content, media_type="application/json", headers=call.timing.headers())
+
+
+def _maps(head: dict[str, Any], handler: Handler, item: Any, output: Any) -> dict[str, Any]:
+    return {**head, **handler.explain(item, output)}
+
+
+def _maps_json(head: dict[str, Any], handler: Handler, item: Any, output: Any) -> bytes:
+    """The attention answer as JSON (megabytes for a long text: built off the event loop,
+    a row at a time)."""
+    return json_bytes(_maps(head, handler, item, output))
+
+
+def _png(
+    head: dict[str, Any],
+    handler: Handler,
+    item: Any,
+    output: Any,
+    kind: str | None,
+    layer: int | None,
+    index: int | None,
+) -> bytes:
+    from service.api.heatmap import render
+
+    return render(_maps(head, handler, item, output), kind, layer, index)
 
 
 @router.get("/models", responses={401: ERRORS[401]})

@@ -10,6 +10,7 @@ request ``timeout`` in microseconds).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from core import __version__
 from service.api import checks
+from service.api.bodies import OFF_LOOP_BYTES
 from service.api.call import Timing, begin, find
 from service.api.errors import ApiError, documented
 from service.api.schemas import V2ErrorResponse
@@ -183,8 +185,10 @@ async def infer(request: Request, name: ModelName, version: str | None = None) -
     slot = _slot(request, name, version)
     registry = _registry(request)
     try:
-        head, blob = split_body(body, request.headers.get(HEADER))
-        tensors = read_inputs(head, blob)
+        if len(body) >= OFF_LOOP_BYTES:  # decoding a large body would stall the event loop
+            head, tensors = await asyncio.to_thread(_decode, body, request.headers.get(HEADER))
+        else:
+            head, tensors = _decode(body, request.headers.get(HEADER))
     except ProtocolError as e:
         raise _bad(str(e)) from None
     if set(tensors) != {"text"}:
@@ -226,6 +230,11 @@ async def infer(request: Request, name: ModelName, version: str | None = None) -
     content, headers = write_response(response_head, selected, binary)
     media = "application/octet-stream" if headers else "application/json"
     return Response(content, media_type=media, headers={**headers, **timing.headers()})
+
+
+def _decode(body: bytes, header_length: str | None) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    head, blob = split_body(body, header_length)
+    return head, read_inputs(head, blob)
 
 
 def _requested_outputs(head: dict[str, Any], slot: Slot) -> dict[str, dict[str, Any]]:

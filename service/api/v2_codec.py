@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from service.api.bodies import BodyError, parse
+
 HEADER = "Inference-Header-Content-Length"
 DTYPES = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32}
 
@@ -47,13 +49,9 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
             raise ProtocolError(f"{HEADER} is {n} but the body has {len(body)} bytes")
         head, blob = body[:n], body[n:]
     try:
-        request = json.loads(head)
-    except UnicodeDecodeError:
-        raise ProtocolError("the request body is not valid UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise ProtocolError(f"the request is not valid JSON: {e}") from None
-    except RecursionError:
-        raise ProtocolError("the request nests JSON too deeply") from None
+        request = parse(head)
+    except BodyError as e:
+        raise ProtocolError(e.message) from None
     if not isinstance(request, dict):
         raise ProtocolError("the request must be a JSON object with an 'inputs' list")
     return request, blob
@@ -75,6 +73,11 @@ def _flatten(data: Any) -> list[Any]:
         else:
             out.append(item)
     return out
+
+
+def _short(shape: list[int]) -> str:
+    text = str(shape)
+    return text if len(text) <= 80 else text[:77] + "...]"
 
 
 def _bytes_elements(raw: bytes, name: str) -> list[str]:
@@ -112,6 +115,8 @@ def read_inputs(request: dict[str, Any], blob: bytes) -> dict[str, Tensor]:
             isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
         ):
             raise ProtocolError(f"input {name!r}: 'shape' must be a list of non-negative integers")
+        if len(shape) > MAX_NESTING:
+            raise ProtocolError(f"input {name!r}: 'shape' has over {MAX_NESTING} dimensions")
         params = inp.get("parameters") or {}
         if not isinstance(params, dict):
             raise ProtocolError(f"input {name!r}: 'parameters' must be an object")
@@ -127,9 +132,13 @@ def read_inputs(request: dict[str, Any], blob: bytes) -> dict[str, Tensor]:
             if datatype == "BYTES":
                 data: list[Any] = _bytes_elements(raw, name)
             elif datatype in DTYPES:
-                data = np.frombuffer(
-                    raw, dtype=np.dtype(DTYPES[datatype]).newbyteorder("<")
-                ).tolist()
+                dtype = np.dtype(DTYPES[datatype]).newbyteorder("<")
+                if size % dtype.itemsize:
+                    raise ProtocolError(
+                        f"input {name!r}: {size} bytes of {datatype} data is not a whole "
+                        f"number of {dtype.itemsize}-byte elements"
+                    )
+                data = np.frombuffer(raw, dtype=dtype).tolist()
             else:
                 raise ProtocolError(f"input {name!r}: datatype {datatype} is not supported")
         else:
@@ -137,9 +146,10 @@ def read_inputs(request: dict[str, Any], blob: bytes) -> dict[str, Tensor]:
                 raise ProtocolError(f"input {name!r} has neither 'data' nor binary data")
             data = _flatten(inp["data"])
         if math.prod(shape) != len(data):
+            held = math.prod(shape)
             raise ProtocolError(
-                f"input {name!r}: shape {shape} holds {math.prod(shape)} elements "
-                f"but {len(data)} were sent"
+                f"input {name!r}: shape {_short(shape)} holds "
+                f"{held if held < 10**15 else 'over 10^15'} elements but {len(data)} were sent"
             )
         if name in out:
             raise ProtocolError(f"input {name!r} is given twice")

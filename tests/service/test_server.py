@@ -155,7 +155,8 @@ def _in_flight(server: Server) -> float:
 def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
     server = start(tmp_path, ATTNSERVE_GRACE_PERIOD_S="30")
     try:
-        # A request whose body is still arriving: accepted, so the drain must wait for it.
+        # A request whose body is still arriving: not accepted yet (it holds no in-flight
+        # place), so the drain does not wait for it; it hears 503 when the drain ends.
         body = json.dumps({"texts": ["The file could not be saved."]}).encode()
         slow = socket.create_connection(("127.0.0.1", int(server.host_port.split(":")[1])))
         slow.sendall(
@@ -163,7 +164,6 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body[:10]
         )
-        time.sleep(0.3)
         texts = [
             f"The file number {i} could not be saved because the disk is full." for i in range(24)
         ]
@@ -176,20 +176,22 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
                 for b in bodies
             ]
             wait_until(  # every request accepted first
-                lambda: _in_flight(server) >= len(texts) + 1, 60, "every request in flight"
+                lambda: _in_flight(server) >= len(texts), 60, "every request in flight"
             )
+            assert _in_flight(server) == len(texts)  # the upload still arriving holds none
             server.process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
             time.sleep(0.2)
             assert httpx.get(f"{server.url}/v2/health/ready").status_code == 503
             late = httpx.post(f"{server.url}/v1/classify", json={"texts": ["too late"]})
             assert late.status_code == 503 and "shutting down" in late.json()["error"]["message"]
-            assert server.process.poll() is None  # still draining: the slow request is open
-            slow.sendall(body[10:])
-            reply = slow.recv(65536).decode()
-            assert reply.startswith("HTTP/1.1 200"), reply
             codes = [f.result().status_code for f in busy]
         assert codes == [200] * len(texts)
+        slow.settimeout(30)
+        reply = slow.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 503") and "shutting down" in reply, reply
         assert server.process.wait(30) == 0
+        assert time.monotonic() - signalled < 30  # inside the grace period, stalled upload or not
         assert "drained: no request in flight" in server.log.read_text()
     finally:
         slow.close()

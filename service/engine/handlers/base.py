@@ -60,5 +60,6 @@ def rounded(a: np.ndarray, digits: int = 5) -> Any:
 
 
 def maps(kind: str, layers: np.ndarray) -> list[dict[str, Any]]:
-    """One attention map per layer of ``layers`` (L, ...) as /v1/attention sends them."""
-    return [{"layer": i, "kind": kind, "weights": rounded(w)} for i, w in enumerate(layers)]
+    """One attention map per layer of ``layers`` (L, ...) as /v1/attention sends them; the
+    weights stay arrays (rounded as they are encoded: ``service/api/encode.py``)."""
+    return [{"layer": i, "kind": kind, "weights": w} for i, w in enumerate(layers)]

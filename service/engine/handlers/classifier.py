@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runtime.classifier import ClassifierRuntime
-from service.engine.handlers.base import InputError, check_length, maps, rounded
+from service.engine.handlers.base import InputError, check_length, maps
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class ClassifierHandler:
             "label": self.labels[int(np.argmax(output.probabilities))],
             "attention": [
                 *maps("self", output.attention),
-                {"layer": None, "kind": "pooling", "weights": rounded(output.pooling)},
+                {"layer": None, "kind": "pooling", "weights": output.pooling},
             ],
         }
 

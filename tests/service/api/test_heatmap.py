@@ -39,3 +39,28 @@ def test_missing_maps_are_named(
 ) -> None:
     with pytest.raises(ValueError, match=fragment):
         render(OUT, kind, layer, head)
+
+
+def test_a_long_text_s_map_is_capped_and_its_labels_thinned_not_overlapping() -> None:
+    import struct
+
+    from service.api.heatmap import DPI, LABEL_IN, MAX_SIDE_IN, _axis
+
+    assert _axis(10, 4.0) == (pytest.approx(4.7), 1)  # short: every token, full-size cells
+    for n in (46, 121, 257, 2000):
+        length, every = _axis(n, 4.0)
+        assert length <= MAX_SIDE_IN
+        assert every * (length - 1.5) / n >= LABEL_IN  # labels at least 8 points apart
+    assert _axis(121, 4.0)[1] == 2 and _axis(120, 4.0)[1] == 1
+    n = 257
+    tokens = [f"t{i}" for i in range(n)]
+    out = {
+        **OUT,
+        "tokens": tokens,
+        "attention": [
+            {"layer": 0, "kind": "self", "weights": [[[1.0 / n] * n] * n]},
+        ],
+    }
+    png = render(out, "self", None, None)
+    width, height = struct.unpack(">II", png[16:24])
+    assert max(width, height) <= MAX_SIDE_IN * DPI
