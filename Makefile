@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 DEV_STAMP   := $(VENV)/.installed
 
-.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench soak audit clean
+.PHONY: serve system-deps demo demo-train test lint typecheck unit data train-default models loadtest bench soak hostile audit clean
 
 $(BIN)/python:
 	@echo "creating $(VENV) (Python: $$($(PYTHON) --version))"
@@ -106,6 +106,11 @@ bench: $(DEV_STAMP)
 soak: $(DEV_STAMP)
 	$(BIN)/attnserve data
 	$(BIN)/python -m benchmarks.soak --minutes 60 --rate 20 --out soak-results
+
+## hostile: the hardening review's findings at full size against a server of its own (about
+## six minutes; each is replayed small in `make test`): docs/reliability.md#the-front-door.
+hostile: $(DEV_STAMP)
+	$(BIN)/python -m benchmarks.hostile --start
 
 ## audit: known vulnerabilities in the pinned dependencies (pip-audit; needs the PyPI JSON
 ## API or OSV on the network, which these machines cannot reach; --strict fails rather

@@ -14,8 +14,9 @@ from types import FrameType
 
 import uvicorn
 
+from service.api.middleware import endpoint_of
 from service.app import ServiceState, create_app
-from service.door import DoorLimits, door, raise_open_files
+from service.door import DoorLimits, door, raise_open_files, shortcuts
 from service.logs import configure
 from service.settings import Settings
 
@@ -75,12 +76,26 @@ def serve(settings: Settings) -> None:
         max_headers=settings.max_headers,
         max_connections=connections,
     )
-    refused = app.state.registry.metrics.door_refusals
+    metrics, state = app.state.registry.metrics, app.state.service
+    refused = metrics.door_refusals
+
+    def full() -> bool:
+        return bool(state.in_flight >= settings.max_in_flight)
+
+    def busy(path: str) -> None:  # what the middleware counts when it refuses the same
+        refused.labels("in_flight").inc()
+        target = endpoint_of(path)
+        metrics.requests.labels("unknown", target[0] if target else "", "rejected").inc()
+
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        http=door(limits, lambda reason: refused.labels(reason).inc()),
+        http=door(
+            limits,
+            lambda reason: refused.labels(reason).inc(),
+            shortcuts(full, lambda path: endpoint_of(path) is not None, busy),
+        ),
         ws="none",
         timeout_keep_alive=max(1, round(settings.keep_alive_s)),
         log_level=settings.log_level,

@@ -121,10 +121,11 @@ class Settings(BaseModel):
     )
     max_beam_size: int = Field(8, ge=1, le=MAX_BEAM, description="Largest beam a request may ask.")
     max_renders: int = Field(
-        2,
+        8,
         ge=1,
-        description="/v1/attention answers (JSON maps or PNG) built or waiting at once, on a "
-        "thread of their own; beyond it 429 with Retry-After.",
+        description="/v1/attention requests under way at once (their answers, JSON maps or "
+        "PNG, are built on a thread of their own); beyond it 429 with Retry-After before "
+        "any work is done.",
     )
     # -- the door: what a connection may cost before a request reaches the app ----
     header_timeout_s: float = Field(

@@ -136,26 +136,27 @@ async def attention(
     registry = _registry(request)
     slot = find(request, registry, body.model)
     deadline = checks.deadline_of(body.timeout, registry.settings)
-    async with begin(request, slot, deadline, 1) as call:
-        checks.check_texts([body.text], registry.settings, "text")
-        handler = call.handler
-        key = _key(handler.attention_key, body.target)
-        if body.target is not None:
-            checks.check_texts([body.target], registry.settings, "target")
-        items = await call.prepare(
-            handler.prepare_attention, body.text, body.target, key, body.truncate
-        )
-        (done,) = await call.infer(items, key)
-        head_of = {"model": slot.name, "version": slot.version}
-        renderer: Renderer = request.app.state.renderer
-        answer = (head_of, handler, items[0][0], done.output)
-        if format == "png":
-            try:
-                png = await renderer.run(deadline, _png, *answer, kind, layer, head)
-            except ValueError as e:
-                raise ApiError(422, "invalid_request", str(e)) from None
-            return Response(png, media_type="image/png", headers=call.timing.headers())
-        content = await renderer.run(deadline, _maps_json, *answer)
+    renderer: Renderer = request.app.state.renderer
+    with renderer.place() as place:  # before any work: 429 here when it is busy
+        async with begin(request, slot, deadline, 1) as call:
+            checks.check_texts([body.text], registry.settings, "text")
+            handler = call.handler
+            key = _key(handler.attention_key, body.target)
+            if body.target is not None:
+                checks.check_texts([body.target], registry.settings, "target")
+            items = await call.prepare(
+                handler.prepare_attention, body.text, body.target, key, body.truncate
+            )
+            (done,) = await call.infer(items, key)
+            head_of = {"model": slot.name, "version": slot.version}
+            answer = (head_of, handler, items[0][0], done.output)
+            if format == "png":
+                try:
+                    png = await place.run(deadline, _png, *answer, kind, layer, head)
+                except ValueError as e:
+                    raise ApiError(422, "invalid_request", str(e)) from None
+                return Response(png, media_type="image/png", headers=call.timing.headers())
+            content = await place.run(deadline, _maps_json, *answer)
     return Response(content, media_type="application/json", headers=call.timing.headers())
 
 

@@ -27,6 +27,7 @@ LIMITS = {
     "ATTNSERVE_MAX_IN_FLIGHT": "4",
     "ATTNSERVE_MAX_HEADER_BYTES": "8192",
     "ATTNSERVE_MAX_HEADERS": "50",
+    "ATTNSERVE_KEEP_ALIVE_S": "1",
 }
 BODY = json.dumps({"texts": ["A moving, beautifully acted film."]}).encode()
 
@@ -195,6 +196,49 @@ def test_beyond_the_connection_cap_a_new_connection_hears_503_and_the_log_says_s
     metrics = scrape(server.url)
     assert total(metrics, "attnserve_door_refusals_total", reason="connections") >= 1
     assert total(metrics, "attnserve_door_refusals_total", reason="idle") >= 10
+
+
+def test_an_idle_keep_alive_connection_is_closed(server: Server) -> None:
+    sock = _connect(server)
+    sock.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.settimeout(5)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    started = time.monotonic()
+    assert _reply(sock, 5) == ""  # closed by the server, not by the timeout here
+    assert time.monotonic() - started < 3
+    sock.close()
+
+
+def test_while_every_in_flight_place_is_taken_the_door_answers_429_and_liveness(
+    server: Server,
+) -> None:
+    """The door's own answers (no task, no middleware): a flood of inference requests is
+    refused at the cost of parsing a head, and the liveness probe keeps answering."""
+    import concurrent.futures as cf
+
+    texts = [f"The file number {i} could not be saved because the disk is full." for i in range(8)]
+    slow = {"texts": texts, "beam_size": 8, "timeout": 120}
+    with cf.ThreadPoolExecutor(4) as pool:
+        busy = [
+            pool.submit(httpx.post, f"{server.url}/v1/translate", json=slow, timeout=120)
+            for _ in range(4)  # ATTNSERVE_MAX_IN_FLIGHT=4
+        ]
+        deadline = time.monotonic() + 30
+        while total(scrape(server.url), "attnserve_requests_in_flight") < 4:
+            assert time.monotonic() < deadline, "the four requests never were in flight"
+            time.sleep(0.02)
+        refused = httpx.post(f"{server.url}/v1/classify", content=BODY, timeout=10)
+        v2 = httpx.post(f"{server.url}/v2/models/sentiment/infer", content=b"{}", timeout=10)
+        live = httpx.get(f"{server.url}/v2/health/live", timeout=10)
+        codes = [f.result().status_code for f in busy]
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+    assert "every in-flight place is taken" in refused.json()["error"]["message"]
+    assert v2.status_code == 429 and "in-flight" in v2.json()["error"]  # the V2 envelope
+    assert live.status_code == 200 and codes == [200] * 4
+    metrics = scrape(server.url)
+    assert total(metrics, "attnserve_door_refusals_total", reason="in_flight") >= 2
+    assert total(metrics, "attnserve_requests_total", outcome="rejected") >= 2
+    assert "429 at the door: every in-flight place is taken" in server.log.read_text()
 
 
 def test_a_refusal_is_a_complete_answer_in_the_api_s_envelope() -> None:

@@ -133,8 +133,8 @@ BINARY_HEAD = {
         (
             "/v2/models/sentiment/infer",
             b'{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}],'
-            b' "parameters": {"timeout": 1e400}}',
-            "out of range",
+            b' "parameters": {"timeout": 1' + b"0" * 400 + b"}}",
+            "digits",
         ),
         (
             "/v2/models/sentiment/infer",

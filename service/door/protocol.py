@@ -8,72 +8,36 @@ whole; a body that stalls for ``body_timeout_s`` or, after that long, arrives sl
 new one is answered 503 and closed, and the refusal is logged; a request line other than
 HTTP/1.0 or 1.1, or HTTP/1.1 without ``Host``, is a 505 or a 400. On shutdown an upload
 still arriving is answered 503 at once rather than waited for. Idle keep-alive connections
-close after ``keep_alive_s`` (uvicorn's own timer).
+close after ``keep_alive_s`` (uvicorn's own timer). ``shortcut`` gives some answers without
+the app (``answers.shortcuts``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-log = logging.getLogger("attnserve")
-REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large"}
-REASONS |= {503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+from service.door.answers import Throttle, refusal
+from service.door.limits import DoorLimits
 
-
-@dataclass(frozen=True)
-class DoorLimits:
-    header_timeout_s: float = 10.0
-    body_timeout_s: float = 10.0
-    min_body_bytes_per_s: int = 1024
-    max_header_bytes: int = 16384
-    max_headers: int = 100
-    max_connections: int = 1024
+LINGER_S = 2.0  # how long a refused connection is read (and dropped) before it closes
 
 
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing; the refusal is already sent."""
 
 
-class _Throttle:
-    """One log line per ``every_s`` per kind of refusal, with how many it stands for."""
-
-    def __init__(self, every_s: float = 10.0) -> None:
-        self.every_s, self.last, self.count = every_s, {}, {}  # type: ignore[var-annotated]
-
-    def note(self, reason: str, message: str) -> None:
-        now = time.monotonic()
-        self.count[reason] = self.count.get(reason, 0) + 1
-        if now - self.last.get(reason, -1e9) >= self.every_s:
-            log.warning("door: %s (%d since the last such line)", message, self.count[reason])
-            self.last[reason], self.count[reason] = now, 0
-
-
-def refusal(status: int, type_: str, message: str, path: str = "") -> bytes:
-    """A complete HTTP/1.1 answer that closes the connection, in the API's error envelope."""
-    error: Any = message if path.startswith("/v2") else {"type": type_, "message": message}
-    body = json.dumps({"error": error}).encode()
-    retry = "retry-after: 1\r\n" if status == 503 else ""
-    head = (
-        f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n{retry}connection: close\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 class DoorProtocol(HttpToolsProtocol):
     limits = DoorLimits()
     on_refused: Callable[[str], None] = staticmethod(lambda reason: None)
-    _throttle = _Throttle()
+    # (method, raw target) → a whole answer to send without the app, or None (see server.py)
+    shortcut: Callable[[bytes, bytes], bytes | None] = staticmethod(lambda method, url: None)
+    _throttle = Throttle()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -87,6 +51,9 @@ class DoorProtocol(HttpToolsProtocol):
         self._body_last = 0
         self._stalled_since: float | None = None
         self._reading_body = False
+        self._host = False  # the head has a Host header
+        self._canned: bytes | None = None  # this request's answer, when the door gives it
+        self._keep_alive = True
 
     # -- connections --------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -108,7 +75,7 @@ class DoorProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
-            return
+            return  # a refused connection, lingering: dropped
         if self._in_head:
             self._head_bytes += len(data)
         self._unset_keepalive_if_required()
@@ -120,6 +87,8 @@ class DoorProtocol(HttpToolsProtocol):
             if not self._closed:  # a malformed request, not one of ours
                 self._refuse("malformed", 400, "invalid_request", "invalid HTTP request")
             return
+        if self._reading_body and self._timer is None and not self._closed:
+            self._arm(self._tick(), self._body_check)  # a body still to come
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(
                 "header_bytes",
@@ -132,12 +101,14 @@ class DoorProtocol(HttpToolsProtocol):
     # -- parser callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._headers = True, 0
+        self._in_head, self._headers, self._host = True, 0, False
         if self._timer is None:
             self._arm(self.limits.header_timeout_s, self._head_too_slow)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers += 1
+        if len(name) == 4 and name.lower() == b"host":
+            self._host = True
         if self._headers > self.limits.max_headers:
             self._refuse(
                 "header_count",
@@ -155,24 +126,42 @@ class DoorProtocol(HttpToolsProtocol):
         if version not in ("1.0", "1.1"):
             self._refuse("version", 505, "invalid_request", f"HTTP/{version} is not served")
             raise _Refused()
-        if version == "1.1" and not any(name == b"host" for name, _ in self.headers):
+        if version == "1.1" and not self._host:
             self._refuse("no_host", 400, "invalid_request", "an HTTP/1.1 request needs Host")
             raise _Refused()
-        super().on_headers_complete()
+        idle = self.cycle is None or self.cycle.response_complete  # nothing pipelined ahead
+        canned = self.shortcut(self.parser.get_method(), self.url) if idle else None
+        if canned is not None:  # answered here, without the app (no task, no middleware)
+            self._canned = canned
+            self._keep_alive = version == "1.1" and self.parser.should_keep_alive()
+        else:
+            super().on_headers_complete()
         self._reading_body = True
         self._body_started = time.monotonic()
         self._body_bytes = self._body_last = 0
-        self._stalled_since = None
-        self._arm(self._tick(), self._body_check)
+        self._stalled_since = None  # the body timer is armed once this read is over
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
-        super().on_body(body)
+        if self._canned is None:
+            super().on_body(body)  # else: the answer is canned, the body is dropped
 
     def on_message_complete(self) -> None:
         self._reading_body = False
         self._disarm()
-        super().on_message_complete()
+        if self._canned is None:
+            super().on_message_complete()
+            return
+        answer, self._canned = self._canned, None
+        if self._keep_alive:
+            self.transport.write(answer)
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+        else:
+            closing = b"\r\nconnection: close\r\n\r\n"
+            self.transport.write(answer.replace(b"\r\n\r\n", closing, 1))
+            self.transport.close()
 
     # -- the timers -------------------------------------------------------------------
     def _tick(self) -> float:
@@ -251,31 +240,32 @@ class DoorProtocol(HttpToolsProtocol):
         started = self.cycle is not None and self.cycle.response_started
         if not started:
             self.transport.write(answer)
-        self._close()
+        self._close(linger=not started and self.flow is not None)
 
-    def _close(self) -> None:
+    def _close(self, linger: bool = False) -> None:
+        """Done with this connection. ``linger``: the answer is out and the client may
+        still be sending; closing now would reset the connection and the client would
+        never read the answer, so our side is shut, what comes is read and dropped, and
+        the socket closes after ``LINGER_S`` (or at the client's end, if sooner)."""
         self._closed, self._reading_body = True, False
         self._disarm()
         if self.cycle is not None:  # the app sees the client gone and sends nothing more
             self.cycle.disconnected = True
             self.cycle.message_event.set()
+        if linger and self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._timer = self.loop.call_later(LINGER_S, self.transport.close)
+            return
         self.transport.close()
 
 
-def door(limits: DoorLimits, on_refused: Callable[[str], None]) -> type[DoorProtocol]:
+def door(
+    limits: DoorLimits,
+    on_refused: Callable[[str], None],
+    shortcut: Callable[[bytes, bytes], bytes | None] | None = None,
+) -> type[DoorProtocol]:
     """The protocol class uvicorn builds a connection with, bound to these limits."""
-    return type("Door", (DoorProtocol,), {"limits": limits, "on_refused": staticmethod(on_refused)})
-
-
-def raise_open_files(wanted: int) -> int:
-    """Raise the soft open-file limit towards ``wanted`` where the hard limit allows; the
-    connections the process can then hold (a few files are kept for its own use)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-            soft = new
-        except (ValueError, OSError) as e:
-            log.warning("could not raise the open-file limit from %d: %s", soft, e)
-    return soft
+    attributes: dict[str, Any] = {"limits": limits, "on_refused": staticmethod(on_refused)}
+    if shortcut is not None:
+        attributes["shortcut"] = staticmethod(shortcut)
+    return type("Door", (DoorProtocol,), attributes)
