@@ -79,8 +79,8 @@ def serve(settings: Settings) -> None:
     metrics, state = app.state.registry.metrics, app.state.service
     refused = metrics.door_refusals
 
-    def full() -> bool:
-        return bool(state.in_flight >= settings.max_in_flight)
+    def full() -> bool:  # while draining the middleware answers 503 instead
+        return not state.draining and state.in_flight >= settings.max_in_flight
 
     def busy(path: str) -> None:  # what the middleware counts when it refuses the same
         refused.labels("in_flight").inc()

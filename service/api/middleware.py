@@ -27,6 +27,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a decoded path could forge log line
 _INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
 ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
 ALWAYS_OPEN = ("/v2/health/live", "/v2/health/ready", "/metrics")
+GONE = 499  # the access line's status for a client that left before its body was in
 
 
 def outcome(status: int) -> str:
@@ -78,7 +79,8 @@ class ServiceMiddleware:
             await send(message)
 
         try:
-            await self._handle(scope, receive, stamped_send, lambda: status)
+            if await self._handle(scope, receive, stamped_send, lambda: status) == GONE:
+                status = GONE  # no answer was sent: the client left before its body was in
         except Exception as e:  # a bug: log it whole, answer without the trace
             if begun:  # the answer had begun: nothing more can be sent
                 raise
@@ -111,30 +113,31 @@ class ServiceMiddleware:
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, status: Callable[[], int]
-    ) -> None:
-        """``status()``: the status sent so far (500 until the answer begins)."""
+    ) -> int | None:
+        """``status()``: the status sent so far (500 until the answer begins). GONE when
+        the client left mid-upload, with nothing sent."""
         path: str = scope["path"]
         if self.state.draining and path not in ALWAYS_OPEN:
             await _refuse(send, path, 503, "shutting_down", "the service is shutting down")
-            return
+            return None
         length = _content_length(scope)
         if length is not None and length > self.max_bytes:
             await _refuse(send, path, 413, "too_large", _too_large(length, self.max_bytes))
-            return
+            return None
         target = endpoint_of(path)
         if target is None:
             await self.app(scope, _limited(receive, self.max_bytes), send)
-            return
+            return None
         endpoint, model = target
         started = time.perf_counter()
         # the whole body first: a slow upload holds no in-flight place (the door times it
         # out), so the places go to requests that are ready to run
         body = await _read_body(receive, self.max_bytes)
         if body is None:
-            return  # the client went away mid-upload
+            return GONE
         if isinstance(body, int):
             await _refuse(send, path, 413, "too_large", _too_large(body, self.max_bytes))
-            return
+            return None
         if self.state.in_flight >= self.max_in_flight:
             # refused before the body is parsed, so that a flood cannot starve the event
             # loop the admitted requests need
@@ -147,7 +150,7 @@ class ServiceMiddleware:
                 f"{self.state.in_flight} requests are in flight, the most this process takes "
                 f"(ATTNSERVE_MAX_IN_FLIGHT); retry after 1 s",
             )
-            return
+            return None
         self.state.in_flight += 1
         self.metrics.in_flight.inc()
         try:
@@ -159,6 +162,7 @@ class ServiceMiddleware:
             model = model if self.known(model) else "unknown"
             self.metrics.requests.labels(model, endpoint, outcome(status())).inc()
             self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+        return None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | int | None:

@@ -101,6 +101,7 @@ class DoorProtocol(HttpToolsProtocol):
     # -- parser callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._unset_keepalive_if_required()  # a request pipelined behind a canned answer
         self._in_head, self._headers, self._host = True, 0, False
         if self._timer is None:
             self._arm(self.limits.header_timeout_s, self._head_too_slow)

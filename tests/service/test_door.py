@@ -94,6 +94,9 @@ def test_stalled_uploads_hold_no_in_flight_place_and_time_out(server: Server) ->
     assert time.monotonic() - started < 5  # 1 s of no progress, checked every second
     for s in stalled:
         s.close()
+    time.sleep(0.2)
+    log = server.log.read_text()  # each is logged as a client that left, never as an error
+    assert "POST /v1/classify 499" in log and "POST /v1/classify 500" not in log
 
 
 def test_a_trickled_body_is_refused_for_its_rate(server: Server) -> None:
@@ -270,3 +273,25 @@ def test_the_open_file_limit_is_raised_only_as_far_as_the_hard_limit(tmp_path: P
         assert raise_open_files(1) == got  # never lowered
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_request_pipelined_behind_a_door_answer_is_not_cut_by_keep_alive(
+    server: Server,
+) -> None:
+    """The door's canned answer arms the keep-alive timer; a request pipelined behind it in
+    the same packet must disarm it, or a request longer than ATTNSERVE_KEEP_ALIVE_S (1 s
+    here) would be cut off."""
+    texts = [f"The file number {i} could not be saved because the disk is full." for i in range(8)]
+    body = json.dumps({"texts": texts, "beam_size": 8, "timeout": 120}).encode()
+    sock = _connect(server)
+    started = time.monotonic()
+    sock.sendall(
+        b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+        + _head(len(body), "/v1/translate")
+        + body
+    )
+    replies = _reply(sock, 60)
+    assert time.monotonic() - started > 1.0  # the translation outlasted the keep-alive
+    assert replies.startswith("HTTP/1.1 200") and replies.count("HTTP/1.1 200") == 2, replies[:300]
+    assert '"translation"' in replies
+    sock.close()
