@@ -1,8 +1,8 @@
 """Every JSON body the service reads (/v1, /v2, model control, the repository index) is
 parsed here, and nothing in one can cost more than its bytes: UTF-8 only (no UTF-16 or
 UTF-32 guessing), integers of at most ``MAX_INT_DIGITS`` digits, finite numbers only, no
-key twice in one object, nesting only as deep as the C parser takes. A body that breaks a rule is
-an ``ApiError`` 400 that names the rule."""
+key twice in one object, nesting only as deep as the C parser takes. A body that breaks a
+rule is an ``ApiError`` 400 that names the rule."""
 
 from __future__ import annotations
 
