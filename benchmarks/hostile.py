@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-LONG = " ".join(f"word{i}" for i in range(400))
+LONG = " ".join(f"word{i}" for i in range(400))  # past the longest input: truncated to it
 CLASSIFY = json.dumps({"texts": ["Great film"]}).encode()
 
 
@@ -262,21 +262,26 @@ def attention_answers(t: Target, n: int = 64) -> list[str]:
     ]
 
 
-FIVE_HUNDREDS = {
-    "V2 id of 5,000 digits": ("/v2/models/sentiment/infer", b'{"id": ' + b"7" * 5000 + b"}"),
+V2_INFER = "/v2/models/sentiment/infer"
+# the bodies that once answered 500: label → (path, body, words the 400 that refuses it
+# holds); tests/service/test_hostile.py replays the same
+FIVE_HUNDREDS: dict[str, tuple[str, bytes, str]] = {
+    "V2 id of 5,000 digits": (V2_INFER, b'{"id": ' + b"7" * 5000 + b"}", "digits"),
     "V2 data integer of 5,000 digits": (
-        "/v2/models/sentiment/infer",
+        V2_INFER,
         b'{"inputs": [{"name": "text", "shape": [1], "datatype": "INT64", "data": ['
         + b"9" * 5000
         + b"]}]}",
+        "digits",
     ),
     "timeout of 10^400 µs": (
-        "/v2/models/sentiment/infer",
+        V2_INFER,
         b'{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}], '
         b'"parameters": {"timeout": 1' + b"0" * 400 + b"}}",
+        "digits",
     ),
     "shape product of thousands of digits": (
-        "/v2/models/sentiment/infer",
+        V2_INFER,
         json.dumps(
             {
                 "inputs": [
@@ -284,41 +289,53 @@ FIVE_HUNDREDS = {
                 ]
             }
         ).encode(),
+        "dimensions",
     ),
-    "index nested 100,000 deep": ("/v2/repository/index", b"[" * 100_000 + b"]" * 100_000),
-    "index integer of 5,000 digits": ("/v2/repository/index", b'{"ready": ' + b"1" * 5000 + b"}"),
+    "index nested 100,000 deep": (
+        "/v2/repository/index",
+        b"[" * 100_000 + b"]" * 100_000,
+        "too deeply",
+    ),
+    "index integer of 5,000 digits": (
+        "/v2/repository/index",
+        b'{"ready": ' + b"1" * 5000 + b"}",
+        "digits",
+    ),
 }
+BINARY = (("FP32", 3), ("FP64", 7))  # binary data that is not whole elements
+
+
+def binary_body(datatype: str, size: int) -> tuple[bytes, dict[str, str]]:
+    """A V2 body with ``size`` bytes of binary ``datatype`` data, and its headers."""
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "text",
+                    "shape": [1],
+                    "datatype": datatype,
+                    "parameters": {"binary_data_size": size},
+                }
+            ]
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(len(head)),
+    }
+    return head + b"\0" * size, headers
 
 
 def five_hundreds(t: Target) -> list[str]:
     rows = []
-    for label, (path, raw) in FIVE_HUNDREDS.items():
+    for label, (path, raw, _) in FIVE_HUNDREDS.items():
         r = httpx.post(
             f"{t.url}{path}", content=raw, headers={"Content-Type": "application/json"}, timeout=60
         )
         rows.append(f"{label}: {r.status_code}")
-    for datatype, size in (("FP32", 3), ("FP64", 7)):
-        head = json.dumps(
-            {
-                "inputs": [
-                    {
-                        "name": "text",
-                        "shape": [1],
-                        "datatype": datatype,
-                        "parameters": {"binary_data_size": size},
-                    }
-                ]
-            }
-        ).encode()
-        r = httpx.post(
-            f"{t.url}/v2/models/sentiment/infer",
-            content=head + b"\0" * size,
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Inference-Header-Content-Length": str(len(head)),
-            },
-            timeout=60,
-        )
+    for datatype, size in BINARY:
+        raw, headers = binary_body(datatype, size)
+        r = httpx.post(f"{t.url}{V2_INFER}", content=raw, headers=headers, timeout=60)
         rows.append(f"binary {datatype} of {size} bytes: {r.status_code}")
     return rows
 

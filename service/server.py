@@ -16,7 +16,7 @@ import uvicorn
 
 from service.api.middleware import endpoint_of
 from service.app import ServiceState, create_app
-from service.door import DoorLimits, door, raise_open_files, shortcuts
+from service.door import door, limits_for, shortcuts
 from service.logs import configure
 from service.settings import Settings
 
@@ -58,43 +58,28 @@ class DrainingServer(uvicorn.Server):
 def serve(settings: Settings) -> None:
     configure(settings.log_level, settings.log_format)
     app = create_app(settings)
-    reserve = 64  # files the process keeps for itself: models, logs, the metrics port
-    files = raise_open_files(settings.max_connections + reserve)
-    connections = min(settings.max_connections, max(1, files - reserve))
-    if connections < settings.max_connections:
-        log.warning(
-            "the open-file limit is %d: at most %d connections (ATTNSERVE_MAX_CONNECTIONS=%d)",
-            files,
-            connections,
-            settings.max_connections,
-        )
-    limits = DoorLimits(
-        header_timeout_s=settings.header_timeout_s,
-        body_timeout_s=settings.body_timeout_s,
-        min_body_bytes_per_s=settings.min_body_bytes_per_s,
-        max_header_bytes=settings.max_header_bytes,
-        max_headers=settings.max_headers,
-        max_connections=connections,
-    )
     metrics, state = app.state.registry.metrics, app.state.service
     refused = metrics.door_refusals
 
     def full() -> bool:  # while draining the middleware answers 503 instead
         return not state.draining and state.in_flight >= settings.max_in_flight
 
-    def busy(path: str) -> None:  # what the middleware counts when it refuses the same
-        refused.labels("in_flight").inc()
+    def endpoint(path: str) -> str | None:
         target = endpoint_of(path)
-        metrics.requests.labels("unknown", target[0] if target else "", "rejected").inc()
+        return target[0] if target else None
+
+    def busy(name: str) -> None:  # what the middleware counts when it refuses the same
+        refused.labels("in_flight").inc()
+        metrics.requests.labels("unknown", name, "rejected").inc()
 
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         http=door(
-            limits,
+            limits_for(settings),
             lambda reason: refused.labels(reason).inc(),
-            shortcuts(full, lambda path: endpoint_of(path) is not None, busy),
+            shortcuts(full, endpoint, busy),
         ),
         ws="none",
         timeout_keep_alive=max(1, round(settings.keep_alive_s)),

@@ -1,7 +1,7 @@
 """JSON for answers that hold attention maps (megabytes for a long text), encoded a row at a
 time: json.dumps of a whole map holds the GIL for as long as it runs, so a worker thread
 encoding it stalls the event loop; row by row, the loop gets the GIL back between rows.
-Arrays are rounded to ``DIGITS`` decimals; the bytes equal what Starlette's JSONResponse
+Arrays are rounded as ``handlers.base.rounded`` rounds them; the bytes equal what Starlette's JSONResponse
 would send for the same values."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-DIGITS = 5
+from service.engine.handlers.base import rounded
+
 _SEP = (",", ":")
 
 
@@ -24,8 +25,7 @@ def json_bytes(obj: Any) -> bytes:
 def _emit(obj: Any, parts: list[str]) -> None:
     if isinstance(obj, np.ndarray):
         if obj.ndim <= 1:
-            row = np.round(obj.astype(np.float64), DIGITS).tolist()
-            parts.append(json.dumps(row, separators=_SEP, allow_nan=False))
+            parts.append(json.dumps(rounded(obj), separators=_SEP, allow_nan=False))
             return
         _sequence(obj, parts)
     elif isinstance(obj, dict):

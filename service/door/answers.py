@@ -5,11 +5,11 @@ the middleware stack or an access line. Its log lines are throttled."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+
+from service.api.errors import error_response
 
 log = logging.getLogger("attnserve")
 REASONS = {200: "OK", 400: "Bad Request", 408: "Request Timeout", 429: "Too Many Requests"}
@@ -19,9 +19,9 @@ LIVE = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
 
 def refusal(status: int, type_: str, message: str, path: str = "", close: bool = True) -> bytes:
-    """A complete answer (closing the connection unless ``close`` is False)."""
-    error: Any = message if path.startswith("/v2") else {"type": type_, "message": message}
-    body = json.dumps({"error": error}).encode()
+    """A complete answer (closing the connection unless ``close`` is False), its body the
+    API's own error envelope (``errors.error_response``)."""
+    body = error_response(path, status, type_, message).body
     retry = "retry-after: 1\r\n" if status in (429, 503) else ""
     closing = "connection: close\r\n" if close else ""
     head = (
@@ -32,10 +32,12 @@ def refusal(status: int, type_: str, message: str, path: str = "", close: bool =
 
 
 def shortcuts(
-    full: Callable[[], bool], inference: Callable[[str], bool], refused: Callable[[str], None]
+    full: Callable[[], bool],
+    endpoint: Callable[[str], str | None],
+    refused: Callable[[str], None],
 ) -> Callable[[bytes, bytes], bytes | None]:
     """The door's own answers: ``GET /v2/health/live``, and a 429 for an inference route
-    (``inference(path)``) while ``full()``; ``refused(path)`` counts each 429."""
+    (``endpoint(path)`` names it) while ``full()``; ``refused(endpoint)`` counts each 429."""
     message = (
         "every in-flight place is taken (ATTNSERVE_MAX_IN_FLIGHT requests are being "
         "served); retry after 1 s"
@@ -53,8 +55,9 @@ def shortcuts(
             return LIVE
         if method == b"POST" and full():
             text = path.decode("latin-1")
-            if inference(text):
-                refused(text)
+            name = endpoint(text)
+            if name is not None:
+                refused(name)
                 throttle.note("in_flight", "429 at the door: every in-flight place is taken")
                 return busy["/v2" if text.startswith("/v2") else "/v1"]
         return None

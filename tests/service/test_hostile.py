@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from benchmarks.hostile import BINARY, FIVE_HUNDREDS, LONG, V2_INFER, binary_body
 from tests.support.server import Server, start, stop
 
 pytestmark = pytest.mark.slow
-LONG = " ".join(f"word{i}" for i in range(400))  # past the longest input: truncated to it
 
 
 @pytest.fixture(scope="module")
@@ -112,42 +112,14 @@ def test_a_large_attention_answer_leaves_the_liveness_probe_answering(server: Se
     assert worst < 0.5, worst
 
 
-BINARY_HEAD = {
-    "inputs": [
-        {"name": "text", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 3}}
-    ]
-}
-
-
 @pytest.mark.parametrize(
     ("path", "raw", "reason"),
     [
-        ("/v2/models/sentiment/infer", b'{"id": ' + b"7" * 5000 + b', "inputs": []}', "digits"),
-        (
-            "/v2/models/sentiment/infer",
-            b'{"inputs": [{"name": "text", "shape": [1], "datatype": "INT64", "data": ['
-            + b"9" * 5000
-            + b"]}]}",
-            "digits",
-        ),
-        (
-            "/v2/models/sentiment/infer",
-            b'{"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}],'
-            b' "parameters": {"timeout": 1' + b"0" * 400 + b"}}",
-            "digits",
-        ),
-        (
-            "/v2/models/sentiment/infer",
-            json.dumps(
-                {"inputs": [{"name": "text", "shape": [10**18] * 1000, "datatype": "BYTES"}]}
-            ).encode(),
-            "dimensions",
-        ),
-        ("/v2/repository/index", b"[" * 100_000 + b"]" * 100_000, "too deeply"),
-        ("/v2/repository/index", b'{"ready": ' + b"1" * 5000 + b"}", "digits"),
+        *FIVE_HUNDREDS.values(),
         ("/v1/classify", b'{"texts": ["a"], "texts": ["b"]}', "appears twice"),
         ("/v1/classify", '{"texts": ["a"]}'.encode("utf-16"), "not UTF-8"),
     ],
+    ids=[*FIVE_HUNDREDS, "duplicate keys", "UTF-16"],
 )
 def test_bodies_that_answered_500_are_refused_with_a_reason(
     server: Server, path: str, raw: bytes, reason: str
@@ -159,18 +131,11 @@ def test_bodies_that_answered_500_are_refused_with_a_reason(
     assert reason in (error if isinstance(error, str) else error["message"]), error
 
 
-@pytest.mark.parametrize(("datatype", "size"), [("FP32", 3), ("FP64", 7)])
+@pytest.mark.parametrize(("datatype", "size"), BINARY)
 def test_binary_data_that_is_not_whole_elements_is_refused(
     server: Server, datatype: str, size: int
 ) -> None:
     """Finding 5: np.frombuffer ran before the size check (a 500)."""
-    head = json.loads(json.dumps(BINARY_HEAD))
-    head["inputs"][0].update(datatype=datatype, parameters={"binary_data_size": size})
-    raw = json.dumps(head).encode()
-    r = _post(
-        server,
-        "/v2/models/sentiment/infer",
-        raw + b"\x00" * size,
-        **{"Inference-Header-Content-Length": str(len(raw))},
-    )
+    raw, headers = binary_body(datatype, size)
+    r = httpx.post(f"{server.url}{V2_INFER}", content=raw, headers=headers, timeout=60)
     assert r.status_code == 400 and "whole number" in r.json()["error"], r.text
