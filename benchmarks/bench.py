@@ -117,7 +117,7 @@ class Bench:
         if name == "naive":
             s = processes.start_naive(self.o.repository, self.logs, threads=0)
         else:
-            s = processes.start_service(name, self.o.repository, self.logs, **settings)
+            s = processes.start_service(name, self.o.repository, self.logs, None, **settings)
         self.report.startup[name] = {"seconds": round(s.startup_s, 3)}
         self.say(f"{name}: ready {s.startup_s:.2f} s after start")
         try:

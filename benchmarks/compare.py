@@ -6,7 +6,10 @@ was measured, and how to tune one for your machine.
         --workload classify_mixed --texts 32 --load closed:8 --load closed:64 --rounds 3
 
 A variant is ``name:key=value,...`` with setting names as in ``attnserve serve --settings``
-(lower case, without the ATTNSERVE_ prefix). Loads are ``closed:CLIENTS`` or ``open:RATE``.
+(lower case, without the ATTNSERVE_ prefix); ``name@DIR:...`` runs the attnserve checkout in
+DIR instead of this one, for an A/B of two builds (``git worktree add /tmp/before HEAD~1``).
+Loads are ``closed:CLIENTS`` or ``open:RATE``. Besides requests/s and latency, each row
+has the server's CPU per request, from the kernel's counters for the server process.
 """
 
 from __future__ import annotations
@@ -14,17 +17,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import loadgen, processes, workloads
 
 
-def _variant(text: str) -> tuple[str, dict[str, str]]:
-    name, sep, spec = text.partition(":")
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    settings: dict[str, str]
+    tree: Path | None = None
+
+
+def _variant(text: str) -> Variant:
+    head, sep, spec = text.partition(":")
+    name, at, tree = head.partition("@")
     pairs = [p.split("=", 1) for p in spec.split(",") if p]
-    if not sep or not name or any(len(p) != 2 for p in pairs):
-        raise argparse.ArgumentTypeError(f"a variant is name:key=value,... — got {text!r}")
-    return name, dict(pairs)
+    if not sep or not name or any(len(p) != 2 for p in pairs) or (at and not tree):
+        raise argparse.ArgumentTypeError(f"a variant is name[@DIR]:key=value,... — got {text!r}")
+    if at and not (Path(tree) / "service").is_dir():
+        raise argparse.ArgumentTypeError(f"{tree!r} is not an attnserve checkout")
+    return Variant(name, dict(pairs), Path(tree).resolve() if at else None)
 
 
 def _load(text: str) -> tuple[str, float]:
@@ -55,16 +69,19 @@ def main() -> None:
     args = ap.parse_args()
     loads = args.load or [("closed", 16.0)]
     w = workloads.load(args.workload, args.data, texts_per_request=args.texts)
+    logs = Path("bench-results/logs")
     servers = {
-        name: processes.start_service(name, args.repository, Path("bench-results/logs"), **settings)
-        for name, settings in args.variants
+        v.name: processes.start_service(v.name, args.repository, logs, v.tree, **v.settings)
+        for v in args.variants
     }
     results: dict[tuple[str, str], list[loadgen.Point]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}  # server CPU ms per request, per round
     try:
         for r in range(args.rounds):
             for name, s in servers.items():
                 reqs = [loadgen.encode(f"127.0.0.1:{s.port}", w.path, b) for b in w.bodies()]
                 for mode, value in loads:
+                    used = s.cpu_s()
                     if mode == "closed":
                         p = asyncio.run(
                             loadgen.closed_loop("127.0.0.1", s.port, reqs, int(value), args.seconds)
@@ -73,19 +90,32 @@ def main() -> None:
                         p = asyncio.run(
                             loadgen.open_loop("127.0.0.1", s.port, reqs, value, args.seconds)
                         )
+                    used = s.cpu_s() - used
                     results.setdefault((name, f"{mode}:{value:g}"), []).append(p)
+                    answered = p.throughput * p.seconds
+                    cpu.setdefault((name, f"{mode}:{value:g}"), []).append(
+                        used / answered * 1000 if answered else float("nan")
+                    )
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     finally:
         for s in servers.values():
             s.stop()
     print(f"\n{args.workload}, {args.texts} text(s) per request; medians of {args.rounds} rounds")
-    print(f"{'variant':<20} {'load':<12} {'texts/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'variant':<20} {'load':<12} {'req/s':>8} {'texts/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU ms/req':>10} {'errors':>7}"
+    )
     for (name, load), points in results.items():
-        texts = statistics.median(p.throughput * args.texts for p in points)
+        rps = statistics.median(p.throughput for p in points)
+        texts = rps * args.texts
+        ms = statistics.median(cpu[name, load])
         p50 = statistics.median(p.percentile(0.5) * 1000 for p in points)
         p99 = statistics.median(p.percentile(0.99) * 1000 for p in points)
         errors = sum(sum(p.errors.values()) for p in points)
-        print(f"{name:<20} {load:<12} {texts:>9.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}")
+        print(
+            f"{name:<20} {load:<12} {rps:>8.0f} {texts:>9.0f} {p50:>8.1f} {p99:>8.1f} "
+            f"{ms:>10.3f} {errors:>7}"
+        )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ class Server:
                 fields[key] = int(value.split()[0]) / 1024
         return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
 
+    def cpu_s(self) -> float:
+        """CPU seconds the process has used so far, every thread (utime + stime)."""
+        return process_cpu_s(self.process.pid)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -57,6 +61,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+
+
+def process_cpu_s(pid: int) -> float:
+    """A process's CPU seconds from the kernel's counters (/proc/PID/stat utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(
@@ -94,6 +104,7 @@ def launch(
     env: dict[str, str],
     logs: Path,
     timeout_s: float = 120,
+    cwd: Path = ROOT,
 ) -> Server:
     """Start ``cmd`` (a server on ``port``) with its output in ``logs/<name>.log``, and wait
     until it is ready. The one launcher of the benchmarks and the tests."""
@@ -101,7 +112,7 @@ def launch(
     log = logs / f"{name}.log"
     started = time.perf_counter()
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     wait_ready(process, port, log, timeout_s=timeout_s, name=name)
     return Server(name, process, port, time.perf_counter() - started, log)
 
@@ -110,13 +121,16 @@ def serve_command(port: int) -> list[str]:
     return [sys.executable, "-m", "attnserve.cli", "serve", "--port", str(port)]
 
 
-def start_service(name: str, repository: Path, logs: Path, **settings: str) -> Server:
-    """``attnserve serve`` with ``ATTNSERVE_<KEY>=value`` for each setting given."""
+def start_service(
+    name: str, repository: Path, logs: Path, tree: Path | None = None, **settings: str
+) -> Server:
+    """``attnserve serve`` with ``ATTNSERVE_<KEY>=value`` for each setting given; ``tree``:
+    another checkout of attnserve to run instead of this one (an A/B of two builds)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATTNSERVE_")}
     env.update({f"ATTNSERVE_{k.upper()}": v for k, v in settings.items()})
-    env.update(ATTNSERVE_MODEL_REPOSITORY=str(repository), ATTNSERVE_LOG_LEVEL="warning")
-    return launch(name, serve_command(port), port, env, logs)
+    env.update(ATTNSERVE_MODEL_REPOSITORY=str(repository.resolve()), ATTNSERVE_LOG_LEVEL="warning")
+    return launch(name, serve_command(port), port, env, logs, cwd=tree or ROOT)
 
 
 def start_naive(repository: Path, logs: Path, threads: int) -> Server:

@@ -12,12 +12,14 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import __version__
 from service import explorer
 from service.api import control, docs, errors, v1, v2
-from service.api.auth import BearerAuth
+from service.api.auth import BearerAuth, Keys
 from service.api.call import ClientGone
+from service.api.hot import HotRoutes
 from service.api.middleware import ServiceMiddleware
 from service.api.renderer import Renderer
 from service.engine.registry import Registry
@@ -53,13 +55,31 @@ def _where(settings: Settings) -> str:
     return "open " + ", ".join([*pages, f"{base}/docs (API docs)"])
 
 
+class ServiceApp(FastAPI):
+    """FastAPI behind the service's own front layer: every HTTP request enters through
+    ``front`` — CORS when it is on, then ``ServiceMiddleware`` (ids, limits, the access
+    line, metrics), then the hot inference routes (``api/hot.py``) or FastAPI's own stack
+    (``stack``)."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.front is not None:
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 @dataclass
 class ServiceState:
     draining: bool = False
     in_flight: int = 0
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or load_settings()
     metrics = Metrics()
     registry = Registry(settings, metrics)
@@ -105,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await registry.close(settings.grace_period_s)
         renderer.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="attnserve",
         version=__version__,
         description=DESCRIPTION,
@@ -118,28 +138,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.service = state
     app.state.renderer = renderer = Renderer(1, settings.max_renders)
-    # Outermost last: CORS answers preflights; the service middleware stamps the request
-    # id, logs and limits every request (401s included); then the keys are checked.
-    keys = settings.keys()
+    # The front, outermost first: CORS answers preflights; the service middleware stamps
+    # the request id, logs and limits every request (401s included); the hot routes answer
+    # inference requests; the rest goes through FastAPI, where the keys are checked.
+    keys = Keys(settings.keys()) if settings.keys() else None
     if keys:
         app.add_middleware(BearerAuth, keys=keys, metrics_open=not settings.metrics_auth)
-    app.add_middleware(
-        ServiceMiddleware,
+    front: ASGIApp = ServiceMiddleware(
+        app.stack,
         metrics=metrics,
         max_bytes=settings.max_request_bytes,
         state=state,
         known=lambda name: name in registry.slots,
         max_in_flight=settings.max_in_flight,
+        hot=HotRoutes(app, keys, cors=bool(settings.cors_origins)),
     )
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
+        front = CORSMiddleware(
+            front,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["Server-Timing", "X-Batch-Size", "X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    app.front = front
     errors.install(app)
 
     @app.exception_handler(ClientGone)

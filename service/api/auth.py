@@ -24,13 +24,14 @@ def _digest(key: str | bytes) -> bytes:
     return hashlib.sha256(raw).digest()
 
 
-class BearerAuth:
-    def __init__(self, app: ASGIApp, keys: Iterable[str], metrics_open: bool) -> None:
-        self.app = app
+class Keys:
+    """The API keys, as digests."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
         self.digests = [_digest(k) for k in keys]
-        self.open = {*OPEN, "/metrics"} if metrics_open else set(OPEN)
 
     def allowed(self, header: bytes | None) -> bool:
+        """Whether an ``Authorization`` header carries one of the keys."""
         if header is None or header[:7].lower() != b"bearer ":
             return False
         given = _digest(header[7:].strip())
@@ -38,6 +39,12 @@ class BearerAuth:
         for digest in self.digests:  # no short-circuit: the same work whichever key matches
             ok |= hmac.compare_digest(given, digest)
         return ok
+
+
+class BearerAuth:
+    def __init__(self, app: ASGIApp, keys: Keys, metrics_open: bool) -> None:
+        self.app, self.keys = app, keys
+        self.open = {*OPEN, "/metrics"} if metrics_open else set(OPEN)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # (CORS preflights are answered outside this layer)
@@ -48,7 +55,7 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         header = dict(scope.get("headers", [])).get(b"authorization")
-        if self.allowed(header):
+        if self.keys.allowed(header):
             await self.app(scope, receive, send)
             return
         message = (

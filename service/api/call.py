@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 from service.api.errors import ApiError
+from service.door.protocol import LOST
 from service.engine.admission import Ticket
 from service.engine.handlers import Handler, InputError
 from service.engine.outcomes import (
@@ -34,6 +35,9 @@ from service.engine.slot import Slot
 
 T = TypeVar("T")
 ROUTE_OF = {"classification": "/v1/classify", "translation": "/v1/translate"}
+# Texts this short in all are tokenised on the event loop (tens of microseconds), not on a
+# worker thread: the hop and the futures cost more than the tokenizer does
+INLINE_CHARS = 1000
 
 
 class ClientGone(Exception):
@@ -138,9 +142,14 @@ class Call:
     ticket: Ticket
     timing: Timing
 
-    async def prepare(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Tokenise (or render) on a worker thread; what the model cannot take is a 422."""
+    async def prepare(
+        self, fn: Callable[..., T], *args: Any, inline: bool = False, **kwargs: Any
+    ) -> T:
+        """Tokenise (or render) — on a worker thread unless ``inline`` (short texts, where
+        the hop costs more than the work); what the model cannot take is a 422."""
         try:
+            if inline:
+                return fn(*args, **kwargs)
             return await asyncio.to_thread(fn, *args, **kwargs)
         except InputError as e:
             raise ApiError(422, "invalid_input", str(e)) from None
@@ -157,7 +166,8 @@ class Call:
         """The handler's items for ``texts`` and their outputs from batches of ``key``;
         generated tokens are counted."""
         handler = self.handler
-        items = await self.prepare(handler.prepare, texts, key, truncate)
+        inline = sum(map(len, texts)) <= INLINE_CHARS
+        items = await self.prepare(handler.prepare, texts, key, truncate, inline=inline)
         outputs = [d.output for d in await self.infer(items, key)]
         generated = handler.generated(outputs)
         if generated:
@@ -172,23 +182,34 @@ class Call:
             futures = self.ticket.submit(items, key, self.deadline)
         except Rejected as e:
             raise _failed(self.slot, e) from None
-        results: asyncio.Future[list[Any]] = asyncio.gather(*futures, return_exceptions=True)
-        gone: asyncio.Future[Any] = asyncio.ensure_future(_disconnected(self.request))
+        lost, watcher = _lost(self.request)
+
+        def cancel(_: object) -> None:
+            for f in futures:
+                f.cancel()
+
+        lost.add_done_callback(cancel)
+        outcomes: list[Any] = []
         try:
-            await asyncio.wait([results, gone], return_when=asyncio.FIRST_COMPLETED)
+            for f in futures:
+                try:
+                    outcomes.append(await f)
+                except asyncio.CancelledError:
+                    if not lost.done():
+                        raise  # this request's own task is cancelled
+                    raise ClientGone() from None
+                except Exception as e:  # answered once every item is in, as one refusal
+                    outcomes.append(e)
         finally:
-            if not results.done():
-                for f in futures:
-                    f.cancel()
-            gone.cancel()
-        if not results.done() or results.cancelled():
-            raise ClientGone()
-        outcomes = results.result()
+            lost.remove_done_callback(cancel)
+            cancel(None)  # no-op for the items done; the rest are not wanted any more
+            if watcher is not None:
+                watcher.cancel()
         for error in outcomes:
             if isinstance(error, BaseException):
                 raise _failed(self.slot, error)
         self.timing.add(outcomes)
-        return list(outcomes)
+        return outcomes
 
 
 def _failed(slot: Slot, error: BaseException) -> ApiError:
@@ -210,6 +231,16 @@ def _failed(slot: Slot, error: BaseException) -> ApiError:
     if isinstance(error, EngineError):
         return ApiError(500, "engine_error", f"inference failed for this batch: {error}")
     return ApiError(500, "engine_error", f"inference failed: {type(error).__name__}")
+
+
+def _lost(request: Request) -> tuple[asyncio.Future[Any], asyncio.Task[None] | None]:
+    """A future resolved when the client disconnects: the door's (``door.protocol.LOST``),
+    or under another server a task that watches the request's messages."""
+    lost = request.scope.get(LOST)
+    if lost is not None:
+        return lost, None
+    watcher = asyncio.ensure_future(_disconnected(request))
+    return watcher, watcher
 
 
 async def _disconnected(request: Request) -> None:

@@ -1,5 +1,6 @@
-"""ASGI middleware: request size limit, drain on shutdown, the in-flight cap (taken once
-a request's body is complete), per-request metrics.
+"""The service's front layer, outside FastAPI: request ids, the access line, the request
+size limit, drain on shutdown, the in-flight cap (taken once a request's body is
+complete), per-request metrics — then the hot routes (``hot.HotRoutes``) or FastAPI.
 
 Pure ASGI (no BaseHTTPMiddleware) so that streaming bodies are counted as they arrive
 and a body over the limit is refused before it is read whole.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -55,8 +56,10 @@ class ServiceMiddleware:
         state: Any,
         known: Callable[[str], bool],
         max_in_flight: int = 1 << 30,
+        hot: Callable[[Scope, bytes, Receive, Send], Awaitable[bool]] | None = None,
     ) -> None:
         self.app, self.metrics, self.max_bytes, self.state = app, metrics, max_bytes, state
+        self.hot = hot  # answers the inference routes it takes; False hands one to ``app``
         self.max_in_flight = max_in_flight
         self.known = known  # model names used as labels (others would explode cardinality)
 
@@ -154,7 +157,8 @@ class ServiceMiddleware:
         self.state.in_flight += 1
         self.metrics.in_flight.inc()
         try:
-            await self.app(scope, _replay(body, receive), send)
+            if self.hot is None or not await self.hot(scope, body, _replay(body, receive), send):
+                await self.app(scope, _replay(body, receive), send)
         finally:
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()

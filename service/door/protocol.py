@@ -9,7 +9,8 @@ new one is answered 503 and closed, and the refusal is logged; a request line ot
 HTTP/1.0 or 1.1, or HTTP/1.1 without ``Host``, is a 505 or a 400. On shutdown an upload
 still arriving is answered 503 at once rather than waited for. Idle keep-alive connections
 close after ``keep_alive_s`` (uvicorn's own timer). ``shortcut`` gives some answers without
-the app (``answers.shortcuts``).
+the app (``answers.shortcuts``). Each request's scope carries ``LOST``, a future resolved
+when its client disconnects, so that the app can learn it without a task of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from service.door.answers import Throttle, refusal
 from service.door.limits import DoorLimits
 
 LINGER_S = 2.0  # how long a refused connection is read (and dropped) before it closes
+LOST = "attnserve.client_lost"  # the scope's key for the request's disconnect future
 
 
 class _Refused(Exception):
@@ -54,6 +56,7 @@ class DoorProtocol(HttpToolsProtocol):
         self._host = False  # the head has a Host header
         self._canned: bytes | None = None  # this request's answer, when the door gives it
         self._keep_alive = True
+        self._live: list[tuple[Any, asyncio.Future[None]]] = []  # (cycle, its LOST future)
 
     # -- connections --------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -71,7 +74,18 @@ class DoorProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._lose()
         super().connection_lost(exc)
+
+    def _lose(self) -> None:
+        for _, lost in self._live:
+            if not lost.done():
+                lost.set_result(None)
+        self._live.clear()
+
+    def on_response_complete(self) -> None:
+        self._live = [(c, f) for c, f in self._live if not c.response_complete]
+        super().on_response_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -137,6 +151,9 @@ class DoorProtocol(HttpToolsProtocol):
             self._keep_alive = version == "1.1" and self.parser.should_keep_alive()
         else:
             super().on_headers_complete()
+            lost: asyncio.Future[None] = self.loop.create_future()
+            self.scope[LOST] = lost  # type: ignore[literal-required]
+            self._live.append((self.cycle, lost))
         self._reading_body = True
         self._body_started = time.monotonic()
         self._body_bytes = self._body_last = 0
@@ -253,6 +270,7 @@ class DoorProtocol(HttpToolsProtocol):
         if self.cycle is not None:  # the app sees the client gone and sends nothing more
             self.cycle.disconnected = True
             self.cycle.message_event.set()
+        self._lose()
         if linger and self.transport.can_write_eof():
             self.transport.write_eof()
             self._timer = self.loop.call_later(LINGER_S, self.transport.close)

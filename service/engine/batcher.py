@@ -9,7 +9,6 @@ the same decoding options). Time is read from a monotonic clock."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -66,7 +65,10 @@ class Batcher(Generic[Item, Out]):
         self._queued_cost = 0  # sum of the pending items' costs
         self._running: set[asyncio.Task[None]] = set()
         self._in_batch: set[_Entry[Item, Out]] = set()
-        self._wake = asyncio.Event()
+        # the loop sleeps on a future (no task per wait): woken by ``_wake`` or a timer
+        self._woken = False
+        self._waker: asyncio.Future[None] | None = None
+        self._sleep_until = float("inf")  # when the sleeping loop's timer fires
         self._closing = False
         self._estimate = WaitEstimate(limits.workers)
         # items admitted and not queued yet (their requests are tokenising them): held by
@@ -158,14 +160,19 @@ class Batcher(Generic[Item, Out]):
             self._queued_cost += max(1, cost)
             futures.append(fut)
         self._observer.depth(len(self._pending))
-        self._wake.set()
+        # a sleeping loop needs waking only if a worker is free to take a batch, or if one
+        # of these items expires before its timer
+        if len(self._running) < self.limits.workers or (
+            deadline is not None and deadline < self._sleep_until
+        ):
+            self._wake()
         return futures
 
     async def close(self, grace_s: float) -> None:
         """Refuse new items, let queued and running ones finish for up to ``grace_s``,
         then fail what is left with ShuttingDown."""
         self._closing = True
-        self._wake.set()
+        self._wake()
         deadline = self._clock() + grace_s
         while self.busy and self._clock() < deadline:
             await asyncio.sleep(0.01)
@@ -183,11 +190,33 @@ class Batcher(Generic[Item, Out]):
     # -- the loop ---------------------------------------------------------------
     def _on_done(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled():  # the caller went away: prune it now
-            self._wake.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        self._woken = True
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until ``_wake`` or ``timeout`` seconds, unless woken since the loop's turn began."""
+        if self._woken:
+            return
+        loop = asyncio.get_running_loop()
+        self._waker = waker = loop.create_future()
+        timer = None
+        if timeout is not None:
+            self._sleep_until = self._clock() + timeout
+            timer = loop.call_later(max(0.0, timeout), _resolve, waker)
+        try:
+            await waker
+        finally:
+            self._waker, self._sleep_until = None, float("inf")
+            if timer is not None:
+                timer.cancel()
 
     async def _loop(self) -> None:
         while True:
-            self._wake.clear()
+            self._woken = False
             now = self._clock()
             self._prune(now)
             timeout = None
@@ -203,12 +232,11 @@ class Batcher(Generic[Item, Out]):
             if deadlines:
                 soonest = min(deadlines) - now
                 timeout = soonest if timeout is None else min(timeout, soonest)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), None if timeout is None else timeout)
+            await self._sleep(timeout)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._wake.set()
+        self._wake()
 
     def _prune(self, now: float) -> None:
         """Drop cancelled items; fail the ones whose deadline has passed (never run)."""
@@ -298,3 +326,8 @@ class Batcher(Generic[Item, Out]):
             self._observer.dropped(error.reason, len(live))
         for e in live:
             e.future.set_exception(error)
+
+
+def _resolve(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.auth import BearerAuth
+from service.api.auth import Keys
 from service.app import create_app
 from service.settings import SettingsError, load_settings
 from tests.service.conftest import REPOSITORY, wait_ready
@@ -80,7 +80,7 @@ def test_keys_are_compared_as_digests_against_every_key() -> None:
     class Counting(bytes):
         pass
 
-    auth = BearerAuth(lambda *a: None, [KEY, OTHER, "third-key-zzzzzzzzzzzz"], metrics_open=True)  # type: ignore[arg-type]
+    auth = Keys([KEY, OTHER, "third-key-zzzzzzzzzzzz"])
     assert all(len(d) == 32 for d in auth.digests)  # equal lengths: no length leak
     assert auth.digests[0] == hashlib.sha256(KEY.encode()).digest()
     import hmac

@@ -5,14 +5,16 @@ ticket given back on every path (a real Batcher with a fake engine)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from service.api.call import Timing, _failed, begin, find
+from service.api.call import ClientGone, Timing, _failed, begin, find
 from service.api.errors import ApiError
+from service.door.protocol import LOST
 from service.engine.batcher import Batcher
 from service.engine.grouping import Limits
 from service.engine.outcomes import (
@@ -105,7 +107,7 @@ async def test_the_lease_and_the_ticket_are_given_back_on_every_path() -> None:
     slot = _ready("m", "classification")
     slot.batcher = batcher = Batcher(upper, Limits(max_queue=4))
     batcher.start()
-    request = SimpleNamespace(receive=asyncio.Event().wait)  # a client that stays
+    request = SimpleNamespace(receive=asyncio.Event().wait, scope={})  # a client that stays
     async with begin(request, slot, 1e18, 2) as call:  # type: ignore[arg-type]
         assert (slot.users, batcher.reserved) == (1, 2)
         (done, _) = await call.infer([("a", 1), ("b", 1)], "k")
@@ -117,6 +119,31 @@ async def test_the_lease_and_the_ticket_are_given_back_on_every_path() -> None:
     assert (slot.users, batcher.reserved) == (0, 0)
     e = await _refused(begin(request, slot, 1e18, 5))  # more than the queue holds
     assert e.status == 429 and (slot.users, batcher.reserved) == (0, 0)
+    await batcher.close(1)
+
+
+async def test_a_client_that_leaves_cancels_its_items_through_the_door_s_future() -> None:
+    ran: list[list[str]] = []
+
+    def engine(key: Any, items: list[str]) -> Sequence[str]:
+        ran.append(items)
+        return [s.upper() for s in items]
+
+    slot = _ready("m", "classification")
+    # a batch waits up to 60 s to fill: the items stay queued unless the client leaves
+    slot.batcher = batcher = Batcher(engine, Limits(max_queue=8, max_wait_s=60.0))
+    batcher.start()
+    lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    request = SimpleNamespace(receive=asyncio.Event().wait, scope={LOST: lost})
+    asyncio.get_running_loop().call_later(0.05, lost.set_result, None)  # the door's signal
+    started = time.monotonic()
+    async with begin(request, slot, 1e18, 2) as call:  # type: ignore[arg-type]
+        with pytest.raises(ClientGone):
+            await asyncio.wait_for(call.infer([("a", 1), ("b", 1)], "k"), 5)
+    assert time.monotonic() - started < 2  # at the signal, not at wait_for's timeout
+    await asyncio.sleep(0.01)  # the batcher prunes cancelled items on its next turn
+    assert batcher.depth == 0 and ran == []
+    assert (slot.users, batcher.reserved) == (0, 0)
     await batcher.close(1)
 
 
