@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "classify or translate texts with a repository model (ONNX Runtime, no server)",
         "serve",
     ),
+    "tune": (
+        "runtime.commands",
+        "measure each model's precision and CPU layout on this host, for the service",
+        "serve",
+    ),
     "serve": (
         "service.commands",
         "serve the repository's models over HTTP (FastAPI + ONNX Runtime)",

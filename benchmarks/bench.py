@@ -2,11 +2,18 @@
 ahead of what users would otherwise run — measured in one run, on the same texts.
 
 Every system is a real process on loopback (or the service at ``--url``): attnserve with
-its defaults, attnserve with batching off (``ATTNSERVE_MAX_BATCH_SIZE=1``) and the naive
-PyTorch endpoint (benchmarks/baselines/naive.py). Ratios against the ceiling and the
-reference decoder are measured in interleaved rounds (baseline, service, baseline, …) and
-their median is reported: this machine is shared and its speed drifts by tens of percent
-between minutes, so only figures taken side by side are compared.
+its defaults, attnserve with batching off (``ATTNSERVE_MAX_BATCH_SIZE=1``), the naive
+PyTorch endpoint (benchmarks/baselines/naive.py), and two peers on the same ONNX graph and
+tokenizer: the plain FastAPI + ONNX Runtime endpoint (baselines/plain.py) and LitServe
+with its own batching (baselines/litserve_api.py). Ratios against the ceiling, the peers
+and the reference decoder are measured in interleaved rounds (baseline, service, baseline,
+…) and their median is reported: this machine is shared and its speed drifts by tens of
+percent between minutes, so only figures taken side by side are compared. A system not
+under load is paused (SIGSTOP), so that its idle CPU is not in another's figures.
+
+The serving overhead is the server's CPU per request (the kernel's counters for the whole
+process) less the engine's CPU for the same texts alone (ONNX Runtime on the served graph,
+in the bench process, at the batch size the service formed, with the service's threads).
 """
 
 from __future__ import annotations
@@ -23,8 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from benchmarks import ceiling, loadgen, processes, workloads
 from benchmarks.processes import Server
+
+PEER_CLIENTS = (16, 64)  # the loads the peers are compared at
 
 
 @dataclass
@@ -63,6 +74,7 @@ class Report:
     sweeps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     batching: dict[str, Any] = field(default_factory=dict)
+    overhead: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: list[Target] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -102,6 +114,7 @@ class Bench:
         )
         self.logs = opts.out / "logs"
         self.step = 0
+        self._engine_threads: int | None = None
 
     # -- plumbing ---------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -116,9 +129,15 @@ class Bench:
             return
         if name == "naive":
             s = processes.start_naive(self.o.repository, self.logs, threads=0)
+        elif name == "plain":
+            s = processes.start_plain(self.o.repository, self.logs)
+        elif name == "litserve":
+            s = processes.start_litserve(self.o.repository, self.logs)
         else:
             s = processes.start_service(name, self.o.repository, self.logs, None, **settings)
         self.report.startup[name] = {"seconds": round(s.startup_s, 3)}
+        if name == "service":
+            self.report.options["service_url"] = s.url
         self.say(f"{name}: ready {s.startup_s:.2f} s after start")
         try:
             yield s
@@ -141,13 +160,18 @@ class Bench:
     ) -> dict[str, Any]:
         host, port, url = self._target(s)
         reqs = self._requests(s, w)
-        before = processes.scrape(url) if s is None or s.name != "naive" else {}
+        ours = s is None or s.name.startswith("service")
+        before = processes.scrape(url) if ours else {}
+        used = s.cpu_s() if s is not None else 0.0
         if mode == "closed":
             p = asyncio.run(loadgen.closed_loop(host, port, reqs, int(load), seconds))
         else:
             p = asyncio.run(loadgen.open_loop(host, port, reqs, load, seconds))
         row = {"workload": w.name, **p.summary()}
         row["texts_per_s"] = round(p.throughput * w.texts_per_request, 1)
+        answered = p.throughput * p.seconds
+        if s is not None and answered:  # every thread of every process of the server
+            row["server_cpu_ms_per_request"] = round((s.cpu_s() - used) / answered * 1000, 4)
         if before:
             after = processes.scrape(url)
             row.update(self._server_side(before, after, w.model, p.seconds))
@@ -202,20 +226,54 @@ class Bench:
         if o.url is None:
             with self.server("service-nobatch", max_batch_size="1") as nobatch:
                 self.sweeps("service-nobatch", nobatch, mixed)
-        with self.server("service") as service:
-            self.sweeps("service", service, mixed)
-            for name in ("classify_short", "classify_long"):
-                row = self.point(service, workloads.load(name, o.data), "closed", 64, o.seconds)
-                self._said("service", row)
-                self.report.sweeps[f"service/{name}"] = [row]
-            self.ceiling_rounds(service, mixed, bulk)
-            self.translation_rounds(service)
+        with self.server("plain") as plain, self.server("litserve") as litserve:
+            assert plain is not None and litserve is not None  # only the service may be --url
+            for peer in (plain, litserve):
+                peer.pause()  # until its turn
+            with self.server("service") as service:
+                self.sweeps("service", service, mixed)
+                for name in ("classify_short", "classify_long"):
+                    w = workloads.load(name, o.data)
+                    row = self.point(service, w, "closed", 64, o.seconds)
+                    self._said("service", row)
+                    self.report.sweeps[f"service/{name}"] = [row]
+                self.ceiling_rounds(service, mixed, bulk)
+                self.peer_rounds(service, {"plain": plain, "litserve": litserve}, mixed)
+                self.translation_rounds(service)
         self.targets()
         return self.report
+
+    def peer_rounds(
+        self, service: Server | None, peers: dict[str, Server], w: workloads.Workload
+    ) -> None:
+        """The service and its peers on the same texts, one at a time (the others paused),
+        in interleaved rounds; one text per request, at each of ``PEER_CLIENTS``."""
+        rows = []
+        for r in range(self.o.rounds):
+            row: dict[str, dict[str, Any]] = {}
+            for clients in PEER_CLIENTS:
+                for name, s in {"service": service, **peers}.items():
+                    if s is not None and name != "service":
+                        s.resume()
+                    try:
+                        row[f"{name}/{clients}"] = self.point(
+                            s, w, "closed", clients, self.o.seconds
+                        )
+                    finally:
+                        if s is not None and name != "service":
+                            s.pause()
+            rows.append(row)
+            said = ", ".join(
+                f"{k} {v['throughput']:.0f} req/s (p99 {v['p99_ms']:.0f} ms)"
+                for k, v in row.items()
+            )
+            self.say(f"round {r + 1}/{self.o.rounds} peers, 1 text per request: {said}")
+        self.report.rounds["peers"] = rows
 
     def ceiling_rounds(
         self, s: Server | None, mixed: workloads.Workload, bulk: workloads.Workload
     ) -> None:
+        v2_mixed = workloads.load("classify_v2", self.o.data)
         rows = []
         for r in range(self.o.rounds):
             top = ceiling.classifier_ceiling(
@@ -223,8 +281,25 @@ class Bench:
             )
             one = self.point(s, mixed, "closed", 64, self.o.seconds / 2)
             many = self.point(s, bulk, "closed", 8, self.o.seconds / 2)
+            v2 = self.point(s, v2_mixed, "closed", 64, self.o.seconds / 2)
+            engine = {
+                name: ceiling.engine_cpu(
+                    self.o.repository,
+                    mixed.texts,
+                    batch=max(1, round(point.get("mean_batch_size") or 1)),
+                    threads=self.engine_threads,
+                    seconds=self.o.seconds / 4,
+                )
+                for name, point in (("1_text", one), (f"{self.o.bulk}_texts", many), ("v2", v2))
+            }
             rows.append(
-                {"ceiling": top, "service_1_text": one, f"service_{self.o.bulk}_texts": many}
+                {
+                    "ceiling": top,
+                    "service_1_text": one,
+                    f"service_{self.o.bulk}_texts": many,
+                    "service_v2": v2,
+                    "engine": engine,
+                }
             )
             self.say(
                 f"round {r + 1}/{self.o.rounds}: ceiling {top['texts_per_s']:.0f} texts/s "
@@ -249,8 +324,51 @@ class Bench:
                 )
             self.report.rounds[name] = rows
 
+    @property
+    def engine_threads(self) -> int:
+        """ONNX Runtime threads per session of the service's classifier (its /v1/models)."""
+        if self._engine_threads is None:
+            url = self.o.url or self.report.options.get("service_url") or ""
+            self._engine_threads = 1
+            if url:
+                models = httpx.get(f"{url}/v1/models", timeout=10).json()["models"]
+                for m in models:
+                    if m["name"] == "sentiment" and m.get("layout"):
+                        self._engine_threads = int(m["layout"]["threads"])
+        return self._engine_threads
+
     # -- figures ----------------------------------------------------------------------
+    def overhead(self) -> None:
+        """Server CPU per request less the engine's CPU for its batches, per workload: the
+        engine alone's CPU per padded token times the padded tokens the service ran per
+        request (from its metrics)."""
+        rows = self.report.rounds["classification"]
+        keys = {"1_text": "service_1_text", f"{self.o.bulk}_texts": f"service_{self.o.bulk}_texts"}
+        keys["v2"] = "service_v2"
+        out = {}
+        for name, key in keys.items():
+            server, engine = [], []
+            for r in rows:
+                point = r[key]
+                answered = point["throughput"] * point["seconds"]
+                if "server_cpu_ms_per_request" not in point or not answered:
+                    continue
+                per_token = r["engine"][name]["cpu_ms_per_padded_token"]
+                server.append(point["server_cpu_ms_per_request"])
+                engine.append(per_token * point["padded_tokens"] / answered)
+            if not server:
+                continue
+            out[name] = {
+                "server_cpu_ms_per_request": round(statistics.median(server), 4),
+                "engine_cpu_ms_per_request": round(statistics.median(engine), 4),
+                "overhead_ms_per_request": round(
+                    statistics.median(s - e for s, e in zip(server, engine, strict=True)), 4
+                ),
+            }
+        self.report.overhead = out
+
     def targets(self) -> None:
+        self.overhead()
         rep, o = self.report, self.o
         cls = rep.rounds["classification"]
         bulk_key = f"service_{o.bulk}_texts"
@@ -264,10 +382,78 @@ class Bench:
             Target(
                 "service / ceiling, classification",
                 round(ratio_bulk, 3),
-                0.85,
-                detail=f"{o.bulk} texts per request, 8 clients; with 1 text per request: {ratio_one:.3f}",
+                0.95,
+                detail=f"{o.bulk} texts per request, 8 clients",
             )
         )
+        rep.targets.append(
+            Target(
+                "service / ceiling, classification, 1 text per request",
+                round(ratio_one, 3),
+                0.7,
+                detail="64 clients",
+            )
+        )
+        one = rep.overhead.get("1_text")
+        if one:
+            rep.targets.append(
+                Target(
+                    "serving overhead, ms of CPU per one-text request",
+                    one["overhead_ms_per_request"],
+                    0.2,
+                    higher_is_better=False,
+                    detail=f"server {one['server_cpu_ms_per_request']:.3f} ms, engine alone "
+                    f"{one['engine_cpu_ms_per_request']:.3f} ms (64 clients); "
+                    + ", ".join(
+                        f"{k}: {v['overhead_ms_per_request']:.3f} ms"
+                        for k, v in rep.overhead.items()
+                        if k != "1_text"
+                    ),
+                )
+            )
+        single = next(
+            (
+                r
+                for r in rep.sweeps["service/classify_mixed"]
+                if r["mode"] == "closed" and r["load"] == 1
+            ),
+            None,
+        )
+        if single:
+            rep.targets.append(
+                Target(
+                    "p50 at one client, one text (ms)",
+                    single["p50_ms"],
+                    1.5,
+                    higher_is_better=False,
+                )
+            )
+        for peer, goal in (("plain", 1.5), ("litserve", 2.0)):
+            for clients in PEER_CLIENTS:
+                pairs = [
+                    (r[f"service/{clients}"], r[f"{peer}/{clients}"])
+                    for r in rep.rounds.get("peers", [])
+                ]
+                if not pairs:
+                    continue
+                ratio = statistics.median(a["throughput"] / b["throughput"] for a, b in pairs)
+                p99 = (
+                    statistics.median(a["p99_ms"] for a, _ in pairs),
+                    statistics.median(b["p99_ms"] for _, b in pairs),
+                )
+                rep.targets.append(
+                    Target(
+                        f"service / {peer}, req/s at {clients} clients, 1 text, p99 no higher",
+                        round(ratio if p99[0] <= p99[1] else 0.0, 2),
+                        goal,
+                        detail=f"p99 {p99[0]:.0f} vs {p99[1]:.0f} ms"
+                        + (
+                            ""
+                            if p99[0] <= p99[1]
+                            else f" (service p99 higher: counted as 0; ratio {ratio:.2f})"
+                        ),
+                    )
+                )
         # Saturation: the largest closed-loop concurrency, the same load on both; the
         # service's p99 there must be no worse than the naive endpoint's.
         top = max(o.concurrency)

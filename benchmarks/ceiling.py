@@ -63,6 +63,29 @@ def classifier_ceiling(
     return {"best_batch_size": best, **per_size[best], "by_batch_size": per_size}
 
 
+def engine_cpu(
+    repository: Path, texts: list[str], batch: int, threads: int, seconds: float = 1.0
+) -> dict[str, Any]:
+    """The engine's CPU per padded token alone: ONNX Runtime on the served classifier graph
+    with the service's threads per session, batches of ``batch`` texts of like length
+    (sorted, as the service groups them), back to back; CPU from the process's counters.
+    Times the service's padded tokens per request, it is what the engine alone would have
+    spent on the service's batches."""
+    runtime = _classifier(repository, threads)
+    seqs = sorted(runtime.encode(texts), key=len)
+    batches = [seqs[i : i + batch] for i in range(0, len(seqs), batch)]
+    runtime.forward(batches[0])  # warm-up
+    padded, cpu, started = 0, time.process_time(), time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for b in batches:
+            runtime.forward(b)
+            padded += len(b) * len(b[-1])
+            if time.perf_counter() - started >= seconds:
+                break
+    cpu = time.process_time() - cpu
+    return {"batch": batch, "threads": threads, "cpu_ms_per_padded_token": cpu / padded * 1000}
+
+
 def reference_decoder(
     repository: Path, texts: list[str], beam: int, batch: int = 32, threads: int = 0
 ) -> dict[str, Any]:

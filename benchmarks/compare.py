@@ -8,6 +8,8 @@ was measured, and how to tune one for your machine.
 A variant is ``name:key=value,...`` with setting names as in ``attnserve serve --settings``
 (lower case, without the ATTNSERVE_ prefix); ``name@DIR:...`` runs the attnserve checkout in
 DIR instead of this one, for an A/B of two builds (``git worktree add /tmp/before HEAD~1``).
+The peers run under their own names: ``plain:`` (benchmarks/baselines/plain.py) and
+``litserve[-anything]:batch=16,timeout_ms=1,workers=1,servers=1`` (its flags).
 Loads are ``closed:CLIENTS`` or ``open:RATE``. Besides requests/s and latency, each row
 has the server's CPU per request, from the kernel's counters for the server process.
 """
@@ -41,6 +43,14 @@ def _variant(text: str) -> Variant:
     return Variant(name, dict(pairs), Path(tree).resolve() if at else None)
 
 
+def _start(v: Variant, repository: Path, logs: Path) -> processes.Server:
+    if v.name == "plain":
+        return processes.start_plain(repository, logs)
+    if v.name.split("-")[0] == "litserve":
+        return processes.start_litserve(repository, logs, **v.settings)
+    return processes.start_service(v.name, repository, logs, v.tree, **v.settings)
+
+
 def _load(text: str) -> tuple[str, float]:
     mode, _, value = text.partition(":")
     try:
@@ -70,15 +80,15 @@ def main() -> None:
     loads = args.load or [("closed", 16.0)]
     w = workloads.load(args.workload, args.data, texts_per_request=args.texts)
     logs = Path("bench-results/logs")
-    servers = {
-        v.name: processes.start_service(v.name, args.repository, logs, v.tree, **v.settings)
-        for v in args.variants
-    }
+    servers = {v.name: _start(v, args.repository, logs) for v in args.variants}
     results: dict[tuple[str, str], list[loadgen.Point]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}  # server CPU ms per request, per round
+    for s in servers.values():
+        s.pause()
     try:
         for r in range(args.rounds):
             for name, s in servers.items():
+                s.resume()  # the others stay paused: no idle CPU of theirs in the figures
                 reqs = [loadgen.encode(f"127.0.0.1:{s.port}", w.path, b) for b in w.bodies()]
                 for mode, value in loads:
                     used = s.cpu_s()
@@ -96,6 +106,7 @@ def main() -> None:
                     cpu.setdefault((name, f"{mode}:{value:g}"), []).append(
                         used / answered * 1000 if answered else float("nan")
                     )
+                s.pause()
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     finally:
         for s in servers.values():

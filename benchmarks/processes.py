@@ -4,7 +4,9 @@ readiness route; resident memory is read from /proc."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -50,23 +52,48 @@ class Server:
         return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
 
     def cpu_s(self) -> float:
-        """CPU seconds the process has used so far, every thread (utime + stime)."""
-        return process_cpu_s(self.process.pid)
+        """CPU seconds the server has used so far: every thread of every process it
+        started (LitServe runs its API server and its workers as processes of their own)."""
+        return session_cpu_s(self.process.pid)
+
+    def pause(self) -> None:
+        """SIGSTOP the server's processes: while another system is measured, an idle one
+        (LitServe's workers poll their queues) takes no CPU from it."""
+        _signal_group(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        _signal_group(self.process.pid, signal.SIGCONT)
 
     def stop(self) -> None:
+        """SIGTERM to the server's whole process group (its own session), SIGKILL after 30 s."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self.resume()
+            _signal_group(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        _signal_group(self.process.pid, signal.SIGKILL)  # children it left behind
 
 
-def process_cpu_s(pid: int) -> float:
-    """A process's CPU seconds from the kernel's counters (/proc/PID/stat utime + stime)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def session_cpu_s(leader: int) -> float:
+    """CPU seconds of every live process in ``leader``'s session, from the kernel's
+    counters (/proc/PID/stat: utime + stime, and cutime + cstime of children it reaped)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[3]) == leader:  # the session id
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(
@@ -90,7 +117,7 @@ def wait_ready(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                process.kill()
+                _signal_group(process.pid, signal.SIGKILL)
                 raise TimeoutError(
                     f"{name} not ready in {timeout_s:g} s:\n{log.read_text()[-3000:]}"
                 )
@@ -112,7 +139,9 @@ def launch(
     log = logs / f"{name}.log"
     started = time.perf_counter()
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
     wait_ready(process, port, log, timeout_s=timeout_s, name=name)
     return Server(name, process, port, time.perf_counter() - started, log)
 
@@ -131,6 +160,25 @@ def start_service(
     env.update({f"ATTNSERVE_{k.upper()}": v for k, v in settings.items()})
     env.update(ATTNSERVE_MODEL_REPOSITORY=str(repository.resolve()), ATTNSERVE_LOG_LEVEL="warning")
     return launch(name, serve_command(port), port, env, logs, cwd=tree or ROOT)
+
+
+def start_plain(repository: Path, logs: Path) -> Server:
+    """The plain ONNX Runtime endpoint (benchmarks/baselines/plain.py)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "benchmarks.baselines.plain", "--port", str(port)]
+    cmd += ["--repository", str(repository)]
+    return launch("plain", cmd, port, dict(os.environ), logs)
+
+
+def start_litserve(repository: Path, logs: Path, **options: str) -> Server:
+    """LitServe with its batching (benchmarks/baselines/litserve_api.py); ``options`` are
+    its flags (batch, timeout_ms, workers, servers)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "benchmarks.baselines.litserve_api", "--port", str(port)]
+    cmd += ["--repository", str(repository)]
+    for key, value in options.items():
+        cmd += [f"--{key.replace('_', '-')}", value]
+    return launch("litserve", cmd, port, dict(os.environ), logs)
 
 
 def start_naive(repository: Path, logs: Path, threads: int) -> Server:

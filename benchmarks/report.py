@@ -83,7 +83,11 @@ def markdown(data: dict[str, Any]) -> str:
     )
     cls = data["rounds"].get("classification", [])
     if cls:
-        bulk_key = next(k for k in cls[0] if k.startswith("service_") and k != "service_1_text")
+        bulk_key = next(
+            k
+            for k in cls[0]
+            if k.startswith("service_") and k.endswith("_texts") and k != "service_1_text"
+        )
         out += ["", "### Against the ceiling (interleaved rounds)", ""]
         out += _table(
             [
@@ -101,6 +105,49 @@ def markdown(data: dict[str, Any]) -> str:
                 ]
                 for i, r in enumerate(cls)
             ],
+        )
+    if data.get("overhead"):
+        out += ["", "### What a request costs the server (CPU, medians of the rounds)", ""]
+        out += [
+            "Server: the kernel's counters for the service process over the point, per request "
+            "answered. Engine alone: ONNX Runtime on the same graph and texts, in the bench "
+            "process, at the batch size the service formed, with its threads. Overhead: the "
+            "difference — HTTP, JSON, validation, queueing, tokenising, answers, metrics, logs.",
+            "",
+        ]
+        out += _table(
+            ["workload", "server ms/request", "engine alone ms/request", "overhead ms/request"],
+            [
+                [
+                    name.replace("_", " "),
+                    f"{v['server_cpu_ms_per_request']:.3f}",
+                    f"{v['engine_cpu_ms_per_request']:.3f}",
+                    f"{v['overhead_ms_per_request']:.3f}",
+                ]
+                for name, v in data["overhead"].items()
+            ],
+        )
+    peers = data["rounds"].get("peers", [])
+    if peers:
+        out += ["", "### Peers on the same graph (1 text per request, interleaved rounds)", ""]
+        rows = []
+        for i, r in enumerate(peers):
+            for key, v in r.items():
+                system, clients = key.split("/")
+                rows.append(
+                    [
+                        i + 1,
+                        system,
+                        clients,
+                        f"{v['throughput']:.0f}",
+                        f"{v['p50_ms']:.1f}",
+                        f"{v['p99_ms']:.1f}",
+                        f"{v.get('server_cpu_ms_per_request', 0):.2f}",
+                    ]
+                )
+        out += _table(
+            ["round", "system", "clients", "req/s", "p50 ms", "p99 ms", "server CPU ms/request"],
+            rows,
         )
     for name in ("translate_greedy", "translate_beam4"):
         rounds = data["rounds"].get(name, [])

@@ -1,7 +1,8 @@
 """Benchmark workloads: real texts from the test splits, with their real length distribution.
 
-Classification: the sentiment test split, whole (``mixed``) or its shortest / longest third
-by characters (``short`` / ``long``), in a fixed shuffled order. Translation: the en-fr test
+Classification: the sentiment test split, whole (``mixed``; ``v2``: the same over the Open
+Inference Protocol) or its shortest / longest third by characters (``short`` / ``long``),
+in a fixed shuffled order. Translation: the en-fr test
 split's English, greedy or beam 4. Each request carries ``texts_per_request`` texts.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CLASSIFY = ("classify_short", "classify_mixed", "classify_long")
+CLASSIFY = ("classify_short", "classify_mixed", "classify_long", "classify_v2")
 TRANSLATE = ("translate_greedy", "translate_beam4")
 WORKLOADS = CLASSIFY + TRANSLATE
 
@@ -30,6 +31,11 @@ class Workload:
     def bodies(self) -> list[dict[str, Any]]:
         k = self.texts_per_request
         chunks = [self.texts[i : i + k] for i in range(0, len(self.texts) - k + 1, k)]
+        if self.path.startswith("/v2/"):  # the Open Inference Protocol's JSON tensors
+            return [
+                {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [k], "data": c}]}
+                for c in chunks
+            ]
         return [{"texts": chunk, "truncate": True, **self.params} for chunk in chunks]
 
 
@@ -47,11 +53,13 @@ def load(name: str, data: Path, texts_per_request: int = 1, seed: int = 0) -> Wo
         raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
     if name in CLASSIFY:
         texts = [r["text"] for r in _rows(data / "sentiment" / "test.jsonl")]
-        if name != "classify_mixed":
+        if name in ("classify_short", "classify_long"):
             by_length = sorted(texts, key=len)
             third = len(by_length) // 3
             texts = by_length[:third] if name == "classify_short" else by_length[-third:]
         model, path, params = "sentiment", "/v1/classify", {}
+        if name == "classify_v2":  # the mixed texts on /v2/models/sentiment/infer
+            path = "/v2/models/sentiment/infer"
     else:
         texts = [r["source"] for r in _rows(data / "en-fr" / "test.jsonl")]
         beam = 1 if name == "translate_greedy" else 4

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.hashing import sha256_file
+from core.precision import int8_allowed, quality_drop
 from export import measure, parity, variants
 from export.evaluate import evaluate_version
 from export.onnx_export import OPSET, export_classifier, export_translator
@@ -48,10 +49,7 @@ from runtime.catalog import headline
 from runtime.repository import CONFIG, ModelVersion, validate
 
 PRECISIONS = ("fp32", "int8", "fp16")
-# int8 becomes the CPU default when it is at least this much faster and loses at most
-# MAX_QUALITY_DROP points (accuracy in percent, or BLEU and chrF) against fp32.
-MIN_SPEEDUP = 1.10
-MAX_QUALITY_DROP = 1.0
+# int8 becomes the CPU default by core.precision's rule (speed and quality against fp32)
 
 
 def _shown(path: Path) -> str:
@@ -103,22 +101,16 @@ def corpus_rows(
     return list(read_jsonl(folder / recorded["file"])), info
 
 
-def _quality_drop(task: str, fp32: dict[str, Any], other: dict[str, Any]) -> float:
-    if task == "classification":
-        return 100 * (fp32["accuracy"] - other["accuracy"])
-    return max(fp32["beam4"][k] - other["beam4"][k] for k in ("bleu", "chrf"))
-
-
 def choose_cpu_precision(
     task: str, metrics: dict[str, Any], speed: dict[str, Any] | None
 ) -> tuple[str, str]:
     """(precision, why) for the CPU default."""
     if "int8" not in metrics or "fp32" not in metrics or not speed or "int8_vs_fp32" not in speed:
         return "fp32", "int8 not both evaluated and timed"
-    drop = _quality_drop(task, metrics["fp32"]["test"], metrics["int8"]["test"])
+    drop = quality_drop(task, metrics["fp32"]["test"], metrics["int8"]["test"])
     gain = speed["int8_vs_fp32"]
     why = f"int8: {gain:.2f}× fp32 speed, {drop:+.2f} points quality drop"
-    if gain >= MIN_SPEEDUP and drop <= MAX_QUALITY_DROP:
+    if int8_allowed(gain, drop):
         return "int8", why
     return "fp32", why
 

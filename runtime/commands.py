@@ -1,5 +1,6 @@
-"""The runtime's commands: ``attnserve models`` (what the repository holds, validated)
-and ``attnserve predict`` (a model on ONNX Runtime, no server)."""
+"""The runtime's commands: ``attnserve models`` (what the repository holds, validated),
+``attnserve predict`` (a model on ONNX Runtime, no server) and ``attnserve tune`` (each
+model's precision and CPU layout, measured on this host, for the service to read)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 
 from core.flags import repository_flag
 
@@ -91,7 +93,35 @@ def _predict(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_predict)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from runtime.tuning import tune, write
+
+    if args.seconds <= 0 or args.rounds < 1:
+        raise ValueError("--seconds must be above 0 and --rounds at least 1")
+    result = tune(args.repository, args.model or None, args.seconds, args.rounds)
+    write(result, args.out)
+    print(f"{args.out}: written in {result['seconds']:.0f} s; the service reads it at start-up")
+    print("(ATTNSERVE_TUNING_FILE; settings given explicitly still win)")
+    return 0
+
+
+def _tune(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Measure each model's CPU precisions (fp32, int8) and layouts (engine workers × "
+        "ONNX Runtime threads) on this host, in interleaved rounds, and write the fastest "
+        "(int8 only if ≥ 1.10× fp32 here and within the export's quality bar) to a file the "
+        "service reads at start-up. About 10 s per model with the defaults."
+    )
+    repository_flag(p, "the models to measure")
+    p.add_argument("model", nargs="*", help="models to measure (default: every one)")
+    p.add_argument("--out", type=Path, default=Path("tuning.json"), help="the file to write")
+    p.add_argument("--seconds", type=float, default=0.5, help="length of each measurement")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    p.set_defaults(func=_cmd_tune)
+
+
 COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "models": _models,
     "predict": _predict,
+    "tune": _tune,
 }

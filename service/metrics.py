@@ -96,9 +96,10 @@ class Metrics:
         )
         self.model_info = Gauge(
             "attnserve_model_info",
-            "1 per loaded model: the device asked for, the active execution provider and the "
-            "precision.",
-            ["model", "version", "device", "provider", "precision"],
+            "1 per loaded model: the device asked for, the active execution provider, the "
+            "precision, and the layout (engine workers × ONNX Runtime threads, and what chose "
+            "it: settings, tuned or default).",
+            ["model", "version", "device", "provider", "precision", "workers", "threads", "layout"],
             registry=r,
         )
         self.provider_fallbacks = Counter(
@@ -139,9 +140,18 @@ class Metrics:
                 gauge.remove(*labels)
 
 
-def _info(slot: Slot) -> tuple[str, str, str, str, str]:
+def _info(slot: Slot) -> tuple[str, ...]:
     version = str(slot.version or "")
-    return slot.name, version, slot.device or "", slot.provider or "", slot.precision or ""
+    lay = slot.layout
+    layout = (str(lay.workers), str(lay.threads), lay.source) if lay else ("", "", "")
+    return (
+        slot.name,
+        version,
+        slot.device or "",
+        slot.provider or "",
+        slot.precision or "",
+        *layout,
+    )
 
 
 class BatchObserver:

@@ -62,6 +62,14 @@ class Settings(BaseModel):
         description="ONNX Runtime intra-op threads per session (0: cores ÷ ATTNSERVE_ENGINE_WORKERS).",
     )
     warmup: bool = Field(True, description="Run each model once before reporting ready.")
+    tuning_file: Path = Field(
+        Path("tuning.json"),
+        description="What `attnserve tune` measured on this host: each model's precision "
+        "and engine workers × ONNX Runtime threads. Used when the file exists and was "
+        "measured on the same kind of host (CPU, cores, instruction sets, ONNX Runtime); "
+        "ATTNSERVE_PRECISION, ATTNSERVE_ENGINE_WORKERS and ATTNSERVE_INTRA_OP_THREADS, "
+        "when set, win over it.",
+    )
     # -- batching ---------------------------------------------------------------
     max_batch_size: int = Field(32, ge=1, le=1024, description="Texts per batch at most.")
     max_batch_tokens: int = Field(
@@ -242,9 +250,13 @@ class Settings(BaseModel):
     @property
     def session_threads(self) -> int:
         """ONNX Runtime intra-op threads per session: the setting, or cores ÷ workers."""
+        return self.threads_for(self.engine_workers)
+
+    def threads_for(self, workers: int) -> int:
+        """Threads per session with ``workers`` engine workers: the setting, or cores ÷ workers."""
         if self.intra_op_threads:
             return self.intra_op_threads
-        return max(1, (os.cpu_count() or 1) // self.engine_workers)
+        return max(1, (os.cpu_count() or 1) // workers)
 
     def keys(self) -> list[str]:
         """Every API key: ATTNSERVE_API_KEYS and the lines of ATTNSERVE_API_KEYS_FILE."""

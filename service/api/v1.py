@@ -188,7 +188,8 @@ def _png(
 async def list_models(request: Request) -> dict[str, Any]:
     """Every model in the repository: state (ready, loading, failed and why), versions,
     task, what the model is for and where it fails (`description`), labels, limits,
-    execution provider and precision."""
+    execution provider, precision and CPU layout (engine workers × ONNX Runtime threads,
+    and whether settings, `attnserve tune` or the defaults chose it)."""
     registry = _registry(request)
     s = registry.settings
     out = []
@@ -208,6 +209,13 @@ async def list_models(request: Request) -> dict[str, Any]:
                 provider=slot.provider,
                 device=slot.device,
                 precision=slot.precision,
+                layout=None
+                if slot.layout is None
+                else {
+                    "workers": slot.layout.workers,
+                    "threads": slot.layout.threads,
+                    "source": slot.layout.source,
+                },
                 load_seconds=slot.load_seconds,
                 description=cfg.get("description"),
                 labels=cfg.get("labels"),

@@ -15,18 +15,19 @@ from runtime.classifier import ClassifierRuntime
 from runtime.repository import ModelVersion, load, versions
 from runtime.translator import TranslatorRuntime
 from service.engine.handlers import ClassifierHandler, Handler, TranslatorHandler
+from service.engine.layout import Layout, Tuning, layout_for
 from service.engine.slot import Slot, declared_task
 from service.settings import Settings
 
 log = logging.getLogger("attnserve")
 
-# task → the handler of a version on a device
-HANDLERS: dict[str, Callable[[ModelVersion, Settings, str], Handler]] = {
-    "classification": lambda mv, s, device: ClassifierHandler(
-        ClassifierRuntime(mv, s.precision, device, s.session_threads)
+# task → the handler of a version with its layout on a device
+HANDLERS: dict[str, Callable[[ModelVersion, Layout, Settings, str], Handler]] = {
+    "classification": lambda mv, lay, s, device: ClassifierHandler(
+        ClassifierRuntime(mv, lay.precision, device, lay.threads)
     ),
-    "translation": lambda mv, s, device: TranslatorHandler(
-        TranslatorRuntime(mv, s.precision, device, s.session_threads), max_beam=s.max_beam_size
+    "translation": lambda mv, lay, s, device: TranslatorHandler(
+        TranslatorRuntime(mv, lay.precision, device, lay.threads), max_beam=s.max_beam_size
     ),
 }
 
@@ -37,7 +38,7 @@ def resolve_device(device: str) -> str:
     return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
 
 
-def load_into(slot: Slot, s: Settings) -> None:
+def load_into(slot: Slot, s: Settings, tuning: Tuning | None = None) -> None:
     """Fill ``slot`` with its version and handler (it turns ready once its batcher runs)."""
     started = time.perf_counter()
     try:
@@ -49,19 +50,21 @@ def load_into(slot: Slot, s: Settings) -> None:
         slot.device = device = resolve_device(s.device)
         if mv.task not in HANDLERS:
             raise ValueError(f"no handler for task {mv.task!r} (known: {sorted(HANDLERS)})")
-        handler = HANDLERS[mv.task](mv, s, device)
+        slot.layout = layout = layout_for(s, slot.name, tuning or Tuning(s.tuning_file), device)
+        handler = HANDLERS[mv.task](mv, layout, s, device)
         slot.precision, slot.provider = handler.precision, handler.provider
         if s.warmup:
             handler.warmup()
         slot.handler = handler
         slot.load_seconds = round(time.perf_counter() - started, 3)
         log.info(
-            "model %s v%s loaded: %s on %s (%s), %.2f s",
+            "model %s v%s loaded: %s on %s (%s), %s, %.2f s",
             slot.name,
             slot.version,
             slot.task,
             slot.provider,
             slot.precision,
+            layout.describe(),
             slot.load_seconds,
         )
     except Exception as e:  # any failure leaves this model failed; the others serve

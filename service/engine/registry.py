@@ -15,6 +15,7 @@ from runtime.repository import RepositoryError, check_name, models, versions
 from runtime.session import ProviderLost
 from service.engine import poller
 from service.engine.batcher import Batcher, Limits
+from service.engine.layout import Tuning
 from service.engine.loader import load_into
 from service.engine.slot import Slot
 from service.metrics import Metrics
@@ -42,6 +43,7 @@ class Registry:
         self.error: str | None = None  # the repository itself could not be read
         self._locks: dict[str, asyncio.Lock] = {}
         self._retiring: set[asyncio.Task[None]] = set()
+        self.tuning = Tuning(settings.tuning_file)
 
     def get(self, name: str) -> Slot | None:
         return self.slots.get(name)
@@ -53,6 +55,7 @@ class Registry:
     async def load_all(self) -> None:
         """Load every model (off the event loop, one at a time), then start the batchers."""
         root = self.settings.model_repository
+        log.info("%s", self.tuning.note)
         try:
             names = models(root)
         except (RepositoryError, OSError) as e:
@@ -71,7 +74,7 @@ class Registry:
         for name in names:
             async with self._lock(name):  # a load or unload request waits for this one
                 self.slots[name] = slot = Slot(name)
-                await asyncio.to_thread(load_into, slot, self.settings)
+                await asyncio.to_thread(load_into, slot, self.settings, self.tuning)
                 if slot.handler is not None:
                     self._start(slot)
                 self.metrics.publish(slot)
@@ -88,7 +91,7 @@ class Registry:
                 s.max_wait_s,
                 s.max_queue,
                 s.max_padding,
-                s.engine_workers,
+                slot.layout.workers if slot.layout else s.engine_workers,
             ),
             observer=self.metrics.observer(slot.name),
             name=f"batch-{slot.name}",
@@ -116,7 +119,7 @@ class Registry:
                 old = None
             elif old is None:
                 self.slots[name] = new  # show it as loading
-            await asyncio.to_thread(load_into, new, self.settings)
+            await asyncio.to_thread(load_into, new, self.settings, self.tuning)
             if new.handler is None:
                 if old is not None:
                     raise ReloadRefused(

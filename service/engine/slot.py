@@ -15,6 +15,7 @@ from typing import Any
 from runtime.repository import ModelVersion
 from service.engine.batcher import Batcher
 from service.engine.handlers import Handler
+from service.engine.layout import Layout
 
 log = logging.getLogger("attnserve")
 
@@ -30,6 +31,7 @@ class Slot:
     device: str | None = None
     provider: str | None = None
     precision: str | None = None
+    layout: Layout | None = None  # precision asked for, workers × threads, and why
     load_seconds: float | None = None
     model: ModelVersion | None = None
     handler: Handler | None = None
