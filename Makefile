@@ -20,8 +20,8 @@ $(SERVE_STAMP): pyproject.toml | $(BIN)/python
 	touch $(SERVE_STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	@echo "installing the training, test and load-test stack into $(VENV): .[serve,train,dev,loadtest] (torch, playwright, locust, ...; about 1.8 GB)"
-	$(BIN)/pip install -e '.[serve,train,dev,loadtest]'
+	@echo "installing the training, test and load-test stack into $(VENV): .[serve,train,dev,loadtest,bench] (torch, playwright, locust, litserve, ...; about 1.8 GB)"
+	$(BIN)/pip install -e '.[serve,train,dev,loadtest,bench]'
 	touch $(DEV_STAMP) $(SERVE_STAMP)
 
 ## serve: the service on the committed default models, http://127.0.0.1:8000 (docs at /docs).

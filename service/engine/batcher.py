@@ -9,6 +9,7 @@ the same decoding options). Time is read from a monotonic clock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,10 +66,7 @@ class Batcher(Generic[Item, Out]):
         self._queued_cost = 0  # sum of the pending items' costs
         self._running: set[asyncio.Task[None]] = set()
         self._in_batch: set[_Entry[Item, Out]] = set()
-        # the loop sleeps on a future (no task per wait): woken by ``_wake`` or a timer
-        self._woken = False
-        self._waker: asyncio.Future[None] | None = None
-        self._sleep_until = float("inf")  # when the sleeping loop's timer fires
+        self._wake = asyncio.Event()
         self._closing = False
         self._estimate = WaitEstimate(limits.workers)
         # items admitted and not queued yet (their requests are tokenising them): held by
@@ -160,19 +158,14 @@ class Batcher(Generic[Item, Out]):
             self._queued_cost += max(1, cost)
             futures.append(fut)
         self._observer.depth(len(self._pending))
-        # a sleeping loop needs waking only if a worker is free to take a batch, or if one
-        # of these items expires before its timer
-        if len(self._running) < self.limits.workers or (
-            deadline is not None and deadline < self._sleep_until
-        ):
-            self._wake()
+        self._wake.set()
         return futures
 
     async def close(self, grace_s: float) -> None:
         """Refuse new items, let queued and running ones finish for up to ``grace_s``,
         then fail what is left with ShuttingDown."""
         self._closing = True
-        self._wake()
+        self._wake.set()
         deadline = self._clock() + grace_s
         while self.busy and self._clock() < deadline:
             await asyncio.sleep(0.01)
@@ -190,33 +183,11 @@ class Batcher(Generic[Item, Out]):
     # -- the loop ---------------------------------------------------------------
     def _on_done(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled():  # the caller went away: prune it now
-            self._wake()
-
-    def _wake(self) -> None:
-        self._woken = True
-        if self._waker is not None and not self._waker.done():
-            self._waker.set_result(None)
-
-    async def _sleep(self, timeout: float | None) -> None:
-        """Until ``_wake`` or ``timeout`` seconds, unless woken since the loop's turn began."""
-        if self._woken:
-            return
-        loop = asyncio.get_running_loop()
-        self._waker = waker = loop.create_future()
-        timer = None
-        if timeout is not None:
-            self._sleep_until = self._clock() + timeout
-            timer = loop.call_later(max(0.0, timeout), _resolve, waker)
-        try:
-            await waker
-        finally:
-            self._waker, self._sleep_until = None, float("inf")
-            if timer is not None:
-                timer.cancel()
+            self._wake.set()
 
     async def _loop(self) -> None:
         while True:
-            self._woken = False
+            self._wake.clear()
             now = self._clock()
             self._prune(now)
             timeout = None
@@ -232,11 +203,12 @@ class Batcher(Generic[Item, Out]):
             if deadlines:
                 soonest = min(deadlines) - now
                 timeout = soonest if timeout is None else min(timeout, soonest)
-            await self._sleep(timeout)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), None if timeout is None else timeout)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._wake()
+        self._wake.set()
 
     def _prune(self, now: float) -> None:
         """Drop cancelled items; fail the ones whose deadline has passed (never run)."""
@@ -326,8 +298,3 @@ class Batcher(Generic[Item, Out]):
             self._observer.dropped(error.reason, len(live))
         for e in live:
             e.future.set_exception(error)
-
-
-def _resolve(waker: asyncio.Future[None]) -> None:
-    if not waker.done():
-        waker.set_result(None)
