@@ -8,7 +8,7 @@ endpoint, outcome, reason). The mean batch size over any window is
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -32,6 +32,7 @@ class Metrics:
             ["model", "endpoint", "outcome"],
             registry=r,
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.latency = Histogram(
             "attnserve_request_duration_seconds",
             "Time from a request's arrival to its response, by model and endpoint.",
@@ -122,6 +123,16 @@ class Metrics:
 
     def observer(self, model: str) -> BatchObserver:
         return BatchObserver(self, model)
+
+    def request(self, model: str, endpoint: str, outcome: str, seconds: float) -> None:
+        """One request answered: counted and timed (each series' child looked up once)."""
+        key = (model, endpoint, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(*key), self.latency.labels(model, endpoint))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def publish(self, slot: Slot) -> None:
         """A slot's readiness and, when it serves, where and how (model_info)."""

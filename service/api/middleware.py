@@ -164,8 +164,7 @@ class ServiceMiddleware:
             self.metrics.in_flight.dec()
             model = scope.get("state", {}).get("model") or model
             model = model if self.known(model) else "unknown"
-            self.metrics.requests.labels(model, endpoint, outcome(status())).inc()
-            self.metrics.latency.labels(model, endpoint).observe(time.perf_counter() - started)
+            self.metrics.request(model, endpoint, outcome(status()), time.perf_counter() - started)
         return None
 
 

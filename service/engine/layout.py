@@ -90,5 +90,7 @@ def layout_for(settings: Settings, name: str, tuning: Tuning, device: str) -> La
     if len(set(sources)) == 1:
         source = sources[0]
     else:
-        source = ",".join(f"{k}={v}" for k, v in zip(("precision", "workers", "threads"), sources))
+        source = ",".join(
+            f"{k}={v}" for k, v in zip(("precision", "workers", "threads"), sources, strict=True)
+        )
     return Layout(str(precision), workers, threads, source)

@@ -77,14 +77,13 @@ class ClassifierHandler:
         """Per text: the label, its probability, and every label's probability."""
         answers = []
         for o in outputs:
-            best = int(np.argmax(o.probabilities))
+            probs: list[float] = o.probabilities.tolist()  # Python floats, once
+            best = max(range(len(probs)), key=probs.__getitem__)  # the first of ties, as argmax
             answers.append(
                 {
                     "label": self.labels[best],
-                    "score": float(o.probabilities[best]),
-                    "probabilities": {
-                        lab: float(x) for lab, x in zip(self.labels, o.probabilities, strict=True)
-                    },
+                    "score": probs[best],
+                    "probabilities": dict(zip(self.labels, probs, strict=True)),
                 }
             )
         return answers
