@@ -2,7 +2,8 @@
 
 - ``classifier_ceiling``: ONNX Runtime alone on the served classifier graph — texts
   tokenised beforehand, sorted by length, cut into batches of the best size, run back to
-  back. Nothing a server adds (HTTP, JSON, queueing, tokenising); the most the engine does
+  back in the best layout of the cores (one session with every thread, or one
+  single-threaded session per core side by side). Nothing a server adds (HTTP, JSON, queueing, tokenising); the most the engine does
   on this machine.
 - ``reference_decoder``: the PyTorch reference decoder (``models/decoding.py``) on the
   served translator's weights, in batches of 32 sentences in arrival order, as a user of
@@ -11,13 +12,17 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from runtime.classifier import ClassifierRuntime
 from runtime.repository import load as load_version
+from runtime.tuning import layouts, throughput
 
 
 @cache
@@ -41,26 +46,47 @@ def classifier_ceiling(
     batch_sizes: tuple[int, ...] = (8, 16, 32, 64),
     threads: int = 0,
 ) -> dict[str, Any]:
-    runtime = _classifier(repository, threads)
-    seqs = sorted(runtime.encode(texts), key=len)
-    real = sum(len(s) for s in seqs)
-    per_size = {}
-    for size in batch_sizes:
-        batches = [seqs[i : i + size] for i in range(0, len(seqs), size)]
-        runtime.forward(batches[0])  # warm-up
-        done, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds:
-            for batch in batches:
-                runtime.forward(batch)
-            done += len(seqs)
-        elapsed = time.perf_counter() - started
-        padded = sum(len(b) * len(b[-1]) for b in batches)
-        per_size[size] = {
-            "texts_per_s": round(done / elapsed, 1),
-            "padded_over_real": round(padded / real, 4),
-        }
-    best = max(per_size, key=lambda s: per_size[s]["texts_per_s"])
-    return {"best_batch_size": best, **per_size[best], "by_batch_size": per_size}
+    """The best of every batch size and every layout of the cores (one session with all
+    the threads, …, one single-threaded session per core run side by side — what
+    ``attnserve tune`` chooses between), so that no layout the service may run beats it."""
+    cores = os.cpu_count() or 1
+    grid = [(1, threads)] if threads else layouts(cores)
+    per: dict[str, dict[str, Any]] = {}
+    for workers, per_session in grid:
+        runtime = _classifier(repository, per_session)
+        seqs = sorted(runtime.encode(texts), key=len)
+        real = sum(len(s) for s in seqs)
+        for size in batch_sizes:
+            batches = [seqs[i : i + size] for i in range(0, len(seqs), size)]
+            runtime.forward(batches[0])  # warm-up
+            work = _turns(runtime, batches)
+            padded = sum(len(b) * len(b[-1]) for b in batches)
+            per[f"{size}@{workers}x{per_session or 'auto'}"] = {
+                "batch_size": size,
+                "workers": workers,
+                "threads": per_session,
+                "texts_per_s": round(throughput(work, workers, seconds / len(grid)), 1),
+                "padded_over_real": round(padded / real, 4),
+            }
+    best = max(per.values(), key=lambda r: r["texts_per_s"])
+    return {
+        "best_batch_size": best["batch_size"],
+        "best_layout": f"{best['workers']}x{best['threads']}",
+        **{k: best[k] for k in ("texts_per_s", "padded_over_real")},
+        "by_batch_size_and_layout": {k: v["texts_per_s"] for k, v in per.items()},
+    }
+
+
+def _turns(runtime: ClassifierRuntime, batches: list[list[list[int]]]) -> Callable[[], int]:
+    """One batch per call, the next one each time (threads take turns over the batches)."""
+    turn = itertools.count()
+
+    def work() -> int:
+        b = batches[next(turn) % len(batches)]
+        runtime.forward(b)
+        return len(b)
+
+    return work
 
 
 def engine_cpu(

@@ -92,14 +92,14 @@ def markdown(data: dict[str, Any]) -> str:
         out += _table(
             [
                 "round",
-                "ceiling texts/s (batch)",
+                "ceiling texts/s (batch, workers x threads)",
                 "service, 1 text/request",
                 f"service, {bulk_key.split('_')[1]} texts/request",
             ],
             [
                 [
                     i + 1,
-                    f"{r['ceiling']['texts_per_s']:.0f} ({r['ceiling']['best_batch_size']})",
+                    f"{r['ceiling']['texts_per_s']:.0f} ({r['ceiling']['best_batch_size']}, {r['ceiling']['best_layout']})",
                     f"{r['service_1_text']['texts_per_s']:.0f} ({r['service_1_text']['texts_per_s'] / r['ceiling']['texts_per_s']:.2f})",
                     f"{r[bulk_key]['texts_per_s']:.0f} ({r[bulk_key]['texts_per_s'] / r['ceiling']['texts_per_s']:.2f})",
                 ]

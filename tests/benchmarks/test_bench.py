@@ -5,6 +5,7 @@ are drawn, and every target carries a measured figure."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def test_quick_bench_writes_results_and_plots(corpora: Path, tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     print(result.stdout[-2500:])
     data = json.loads((out / "result.json").read_text())
-    assert set(data["startup"]) == {"naive", "service-nobatch", "service"}
+    assert set(data["startup"]) == {"naive", "service-nobatch", "plain", "litserve", "service"}
     assert all(s["seconds"] > 0 and s["peak_rss_mib"] > 50 for s in data["startup"].values())
     for key in ("naive/classify_mixed", "service-nobatch/classify_mixed", "service/classify_mixed"):
         rows = data["sweeps"][key]
@@ -49,10 +50,23 @@ def test_quick_bench_writes_results_and_plots(corpora: Path, tmp_path: Path) -> 
     assert all(r["batches"] > 0 and r["padded_over_real"] >= 1 for r in service)
     (rnd,) = data["rounds"]["classification"]
     assert rnd["ceiling"]["texts_per_s"] > 0 and rnd["service_32_texts"]["texts_per_s"] > 0
+    assert rnd["ceiling"]["best_layout"] in ("1x2", "2x1") or os.cpu_count() != 2
+    # the serving cost, from the kernel's counters and the engine alone
+    for name in ("1_text", "32_texts", "v2"):
+        cost = data["overhead"][name]
+        assert cost["server_cpu_ms_per_request"] > cost["engine_cpu_ms_per_request"] > 0
+    (peers,) = data["rounds"]["peers"]
+    for system in ("service", "plain", "litserve"):
+        for clients in (16, 64):
+            point = peers[f"{system}/{clients}"]
+            assert point["ok"] > 0 and not point["errors"], point
+            assert point["server_cpu_ms_per_request"] > 0
     (tr,) = data["rounds"]["translate_beam4"]
     assert tr["reference"]["tokens_per_s"] > 0 and tr["service"]["generated_tokens_per_s"] > 0
-    names = [t["name"] for t in data["targets"]]
-    assert len(names) == 5 and all(t["measured"] > 0 for t in data["targets"])
+    targets = {t["name"]: t for t in data["targets"]}
+    assert len(targets) == 12 and all(t["measured"] >= 0 for t in targets.values())
+    assert "serving overhead, ms of CPU per one-text request" in targets
+    assert any(name.startswith("service / litserve") for name in targets)
     for png in ("throughput_p99.png", "batches.png", "targets.png"):
         assert (out / png).stat().st_size > 10_000
     assert "MISS" in result.stdout or "met" in result.stdout
