@@ -43,13 +43,22 @@ class Server:
         return f"127.0.0.1:{self.port}"
 
     def memory_mib(self) -> dict[str, float]:
-        """Resident memory now and at its peak (VmRSS, VmHWM), MiB."""
-        fields = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) / 1024
-        return {"rss_mib": round(fields["VmRSS"], 1), "peak_rss_mib": round(fields["VmHWM"], 1)}
+        """Resident memory now and at its peak (VmRSS, VmHWM), MiB, summed over every
+        process the server started (LitServe's workers are processes of their own)."""
+        fields = {"VmRSS": 0, "VmHWM": 0}
+        for pid in session_pids(self.process.pid):
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                key, _, value = line.partition(":")
+                if key in fields:
+                    fields[key] += int(value.split()[0])
+        return {
+            "rss_mib": round(fields["VmRSS"] / 1024, 1),
+            "peak_rss_mib": round(fields["VmHWM"] / 1024, 1),
+        }
 
     def cpu_s(self) -> float:
         """CPU seconds the server has used so far: every thread of every process it
@@ -82,17 +91,27 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def session_cpu_s(leader: int) -> float:
-    """CPU seconds of every live process in ``leader``'s session, from the kernel's
-    counters (/proc/PID/stat: utime + stime, and cutime + cstime of children it reaped)."""
-    ticks = 0
+def _session_stats(leader: int) -> list[tuple[int, list[str]]]:
+    """(pid, /proc/PID/stat fields after the name) of every live process in the session."""
+    out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
         if int(fields[3]) == leader:  # the session id
-            ticks += sum(int(f) for f in fields[11:15])
+            out.append((int(stat.parent.name), fields))
+    return out
+
+
+def session_pids(leader: int) -> list[int]:
+    return [pid for pid, fields in _session_stats(leader) if fields[0] != "Z"]
+
+
+def session_cpu_s(leader: int) -> float:
+    """CPU seconds of every live process in ``leader``'s session, from the kernel's
+    counters (/proc/PID/stat: utime + stime, and cutime + cstime of children it reaped)."""
+    ticks = sum(sum(int(f) for f in fields[11:15]) for _, fields in _session_stats(leader))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
