@@ -295,3 +295,47 @@ def test_a_request_pipelined_behind_a_door_answer_is_not_cut_by_keep_alive(
     assert replies.startswith("HTTP/1.1 200") and replies.count("HTTP/1.1 200") == 2, replies[:300]
     assert '"translation"' in replies
     sock.close()
+
+
+def test_a_client_that_hangs_up_while_queued_is_dropped_through_the_door(
+    tmp_path: Path,
+) -> None:
+    """A real server with one engine worker: a long translation holds it, a second one
+    waits in the queue, and its client closes the socket. The door resolves that request's
+    disconnect future, its items are cancelled and never run (counted as cancelled)."""
+    s = start(tmp_path, ATTNSERVE_ENGINE_WORKERS="1")
+    try:
+        long_texts = [
+            f"The file number {i} could not be saved to the selected folder." for i in range(24)
+        ]
+        holder = json.dumps({"texts": long_texts, "beam_size": 4}).encode()
+        queued = json.dumps({"texts": ["Open the file"] * 3, "beam_size": 2}).encode()
+        first, second = _connect(s), _connect(s)
+        first.sendall(_head(len(holder), "/v1/translate") + holder)
+        time.sleep(0.3)  # the first batch is running
+        second.sendall(_head(len(queued), "/v1/translate") + queued)
+        time.sleep(0.2)  # queued behind it
+        second.close()
+        first.settimeout(120)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += first.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        first.close()
+        deadline = time.monotonic() + 10
+        cancelled = 0.0
+        while time.monotonic() < deadline:
+            samples = scrape(s.url)
+            cancelled = total(
+                samples, "attnserve_rejections_total", model="en-fr", reason="cancelled"
+            )
+            if cancelled:
+                break
+            time.sleep(0.1)
+        assert cancelled == 3
+        assert (
+            total(samples, "attnserve_requests_total", endpoint="translate", outcome="cancelled")
+            == 1
+        )
+    finally:
+        stop(s)
