@@ -153,7 +153,8 @@ def _in_flight(server: Server) -> float:
 
 
 def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
-    server = start(tmp_path, ATTNSERVE_GRACE_PERIOD_S="30")
+    # the stalled upload below must outlast the drain, not the door's body timeout
+    server = start(tmp_path, ATTNSERVE_GRACE_PERIOD_S="30", ATTNSERVE_BODY_TIMEOUT_S="60")
     try:
         # A request whose body is still arriving: not accepted yet (it holds no in-flight
         # place), so the drain does not wait for it; it hears 503 when the drain ends.
@@ -167,14 +168,16 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
         texts = [
             f"The file number {i} could not be saved because the disk is full." for i in range(24)
         ]
-        # enough work per request (8 sentences, beam 8) that all 24 are in flight at once,
-        # with a deadline long enough that admission control refuses none on a slow host
-        bodies = [{"texts": [t] * 8, "beam_size": 8, "timeout": 120} for t in texts]
-        with cf.ThreadPoolExecutor(24) as pool:
-            busy = [
-                pool.submit(httpx.post, f"{server.url}/v1/translate", json=b, timeout=60)
-                for b in bodies
-            ]
+        # enough work per request (16 sentences, beam 8) that all 24 are in flight at once,
+        # sent over connections opened beforehand (a request answered before the last one
+        # is sent would never let the count reach 24), with a deadline long enough that
+        # admission control refuses none on a slow host
+        bodies = [{"texts": [t] * 16, "beam_size": 8, "timeout": 120} for t in texts]
+        limits = httpx.Limits(max_connections=len(texts), max_keepalive_connections=len(texts))
+        client = httpx.Client(limits=limits, timeout=90)
+        with cf.ThreadPoolExecutor(len(texts)) as pool:
+            list(pool.map(lambda _: client.get(f"{server.url}/v2/health/live"), texts))
+            busy = [pool.submit(client.post, f"{server.url}/v1/translate", json=b) for b in bodies]
             wait_until(  # every request accepted first
                 lambda: _in_flight(server) >= len(texts), 60, "every request in flight"
             )
@@ -186,6 +189,7 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path: Path) -> None:
             late = httpx.post(f"{server.url}/v1/classify", json={"texts": ["too late"]})
             assert late.status_code == 503 and "shutting down" in late.json()["error"]["message"]
             codes = [f.result().status_code for f in busy]
+        client.close()
         assert codes == [200] * len(texts)
         slow.settimeout(30)
         reply = slow.recv(65536).decode()
