@@ -222,24 +222,27 @@ class Bench:
         mixed = workloads.load("classify_mixed", o.data)
         bulk = workloads.load("classify_mixed", o.data, texts_per_request=o.bulk)
         with self.server("naive") as naive:
+            assert naive is not None  # only the service may be --url
             self.sweeps("naive", naive, mixed)
-        if o.url is None:
-            with self.server("service-nobatch", max_batch_size="1") as nobatch:
-                self.sweeps("service-nobatch", nobatch, mixed)
-        with self.server("plain") as plain, self.server("litserve") as litserve:
-            assert plain is not None and litserve is not None  # only the service may be --url
-            for peer in (plain, litserve):
-                peer.pause()  # until its turn
-            with self.server("service") as service:
-                self.sweeps("service", service, mixed)
-                for name in ("classify_short", "classify_long"):
-                    w = workloads.load(name, o.data)
-                    row = self.point(service, w, "closed", 64, o.seconds)
-                    self._said("service", row)
-                    self.report.sweeps[f"service/{name}"] = [row]
-                self.ceiling_rounds(service, mixed, bulk)
-                self.peer_rounds(service, {"plain": plain, "litserve": litserve}, mixed)
-                self.translation_rounds(service)
+            naive.pause()  # until its turn in the peers' rounds
+            if o.url is None:
+                with self.server("service-nobatch", max_batch_size="1") as nobatch:
+                    self.sweeps("service-nobatch", nobatch, mixed)
+            with self.server("plain") as plain, self.server("litserve") as litserve:
+                assert plain is not None and litserve is not None
+                for peer in (plain, litserve):
+                    peer.pause()
+                with self.server("service") as service:
+                    self.sweeps("service", service, mixed)
+                    for name in ("classify_short", "classify_long"):
+                        w = workloads.load(name, o.data)
+                        row = self.point(service, w, "closed", 64, o.seconds)
+                        self._said("service", row)
+                        self.report.sweeps[f"service/{name}"] = [row]
+                    self.ceiling_rounds(service, mixed, bulk)
+                    peers = {"plain": plain, "litserve": litserve, "naive": naive}
+                    self.peer_rounds(service, peers, mixed)
+                    self.translation_rounds(service)
         self.targets()
         return self.report
 

@@ -56,7 +56,7 @@ def test_quick_bench_writes_results_and_plots(corpora: Path, tmp_path: Path) -> 
         cost = data["overhead"][name]
         assert cost["server_cpu_ms_per_request"] > cost["engine_cpu_ms_per_request"] > 0
     (peers,) = data["rounds"]["peers"]
-    for system in ("service", "plain", "litserve"):
+    for system in ("service", "plain", "litserve", "naive"):
         for clients in (16, 64):
             point = peers[f"{system}/{clients}"]
             assert point["ok"] > 0 and not point["errors"], point
