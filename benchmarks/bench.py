@@ -34,6 +34,7 @@ import httpx
 
 from benchmarks import ceiling, loadgen, processes, workloads
 from benchmarks.processes import Server
+from runtime import tuning
 
 PEER_CLIENTS = (16, 64)  # the loads the peers are compared at
 
@@ -83,19 +84,10 @@ class Report:
         return d
 
 
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def _machine() -> dict[str, Any]:
     import onnxruntime
 
-    model = _cpu_model()
+    model = tuning.host()["cpu"]
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -114,7 +106,6 @@ class Bench:
         )
         self.logs = opts.out / "logs"
         self.step = 0
-        self._engine_threads: int | None = None
 
     # -- plumbing ---------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -136,8 +127,6 @@ class Bench:
         else:
             s = processes.start_service(name, self.o.repository, self.logs, None, **settings)
         self.report.startup[name] = {"seconds": round(s.startup_s, 3)}
-        if name == "service":
-            self.report.options["service_url"] = s.url
         self.say(f"{name}: ready {s.startup_s:.2f} s after start")
         try:
             yield s
@@ -277,6 +266,7 @@ class Bench:
         self, s: Server | None, mixed: workloads.Workload, bulk: workloads.Workload
     ) -> None:
         v2_mixed = workloads.load("classify_v2", self.o.data)
+        threads = self.engine_threads(self._target(s)[2])
         rows = []
         for r in range(self.o.rounds):
             top = ceiling.classifier_ceiling(
@@ -290,7 +280,7 @@ class Bench:
                     self.o.repository,
                     mixed.texts,
                     batch=max(1, round(point.get("mean_batch_size") or 1)),
-                    threads=self.engine_threads,
+                    threads=threads,
                     seconds=self.o.seconds / 4,
                 )
                 for name, point in (("1_text", one), (f"{self.o.bulk}_texts", many), ("v2", v2))
@@ -327,18 +317,13 @@ class Bench:
                 )
             self.report.rounds[name] = rows
 
-    @property
-    def engine_threads(self) -> int:
+    @staticmethod
+    def engine_threads(url: str) -> int:
         """ONNX Runtime threads per session of the service's classifier (its /v1/models)."""
-        if self._engine_threads is None:
-            url = self.o.url or self.report.options.get("service_url") or ""
-            self._engine_threads = 1
-            if url:
-                models = httpx.get(f"{url}/v1/models", timeout=10).json()["models"]
-                for m in models:
-                    if m["name"] == "sentiment" and m.get("layout"):
-                        self._engine_threads = int(m["layout"]["threads"])
-        return self._engine_threads
+        for m in httpx.get(f"{url}/v1/models", timeout=10).json()["models"]:
+            if m["name"] == "sentiment" and m.get("layout"):
+                return int(m["layout"]["threads"])
+        return 1
 
     # -- figures ----------------------------------------------------------------------
     def overhead(self) -> None:

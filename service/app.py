@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -18,7 +18,7 @@ from core import __version__
 from service import explorer
 from service.api import control, docs, errors, v1, v2
 from service.api.auth import BearerAuth, Keys
-from service.api.call import ClientGone
+from service.api.call import ClientGone, gone_response
 from service.api.hot import HotRoutes
 from service.api.middleware import ServiceMiddleware
 from service.api.renderer import Renderer
@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
 
     @app.exception_handler(ClientGone)
     async def _gone(request: Request, exc: ClientGone) -> Response:
-        return JSONResponse({"error": "client disconnected"}, status_code=499)
+        return gone_response()
 
     app.include_router(v1.router)
     app.include_router(v2.router)

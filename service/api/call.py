@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from service.api.errors import ApiError
 from service.door.protocol import LOST
@@ -42,6 +43,11 @@ INLINE_CHARS = 1000
 
 class ClientGone(Exception):
     """The client disconnected before its answer was ready."""
+
+
+def gone_response() -> JSONResponse:
+    """What is sent (if anything still can be) for a request whose client left: 499."""
+    return JSONResponse({"error": "client disconnected"}, status_code=499)
 
 
 def find(

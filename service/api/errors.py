@@ -50,6 +50,12 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def api_response(path: str, exc: ApiError) -> JSONResponse:
+    """The answer for an ``ApiError`` raised on ``path``."""
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(path, exc.status, exc.type, exc.message, headers)
+
+
 def _where(loc: tuple[object, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     out = ""
@@ -80,8 +86,7 @@ def describe_validation(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        headers = dict(exc.headers) if exc.headers else None
-        return error_response(request.url.path, exc.status, exc.type, exc.message, headers)
+        return api_response(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,21 +15,20 @@ when CORS is on. Routing, OpenAPI and every other route stay FastAPI's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
 from service.api import bodies, checks, v1, v2
 from service.api.auth import Keys
-from service.api.call import ClientGone
-from service.api.errors import ApiError, error_response
+from service.api.call import ClientGone, gone_response
+from service.api.errors import ApiError, api_response
+from service.api.middleware import INFER
 from service.api.schemas import ClassifyRequest, TranslateRequest
 
-_INFER = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$")
 _V1: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Response]]]] = {
     "/v1/classify": (ClassifyRequest, v1.classify),
     "/v1/translate": (TranslateRequest, v1.translate),
@@ -55,17 +54,16 @@ class HotRoutes:
         except _HandOver:
             return False
         except ApiError as e:
-            headers = dict(e.headers) if e.headers else None
-            response = error_response(scope["path"], e.status, e.type, e.message, headers)
+            response = api_response(scope["path"], e)
         except ClientGone:
-            response = JSONResponse({"error": "client disconnected"}, status_code=499)
+            response = gone_response()
         await response(scope, receive, send)
         return True
 
     def _route(self, scope: Scope, body: bytes) -> Answer | None:
         path: str = scope["path"]
         v1_route = _V1.get(path)
-        infer = None if v1_route else _INFER.match(path)
+        infer = None if v1_route else INFER.match(path)
         if v1_route is None and infer is None:
             return None
         headers = _headers(scope)

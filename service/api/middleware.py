@@ -25,7 +25,8 @@ access = logging.getLogger("attnserve.access")  # one line per request; never it
 errors = logging.getLogger("attnserve")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a decoded path could forge log lines
-_INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/[^/]+)?/infer$")
+# the V2 inference route, its model and version (the hot routes match it too)
+INFER = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$")
 ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
 ALWAYS_OPEN = ("/v2/health/live", "/v2/health/ready", "/metrics")
 GONE = 499  # the access line's status for a client that left before its body was in
@@ -43,8 +44,8 @@ def endpoint_of(path: str) -> tuple[str, str] | None:
     """(endpoint, model-from-path) for inference routes; None for the others."""
     if path in ENDPOINTS:
         return ENDPOINTS[path], ""
-    m = _INFER.match(path)
-    return ("v2_infer", m.group("model")) if m else None
+    m = INFER.match(path)
+    return ("v2_infer", m.group("name")) if m else None
 
 
 class ServiceMiddleware:
