@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -61,6 +61,16 @@ def _reply(sock: socket.socket, timeout: float = 10) -> str:
     except (TimeoutError, ConnectionResetError):
         pass
     return b"".join(chunks).decode(errors="replace")
+
+
+def _wait_for_queue(server: Server, ready: Callable[[float], bool], seconds: float = 10) -> float:
+    """Poll ``attnserve_queue_depth`` for en-fr until ``ready(depth)``; the depth seen."""
+    deadline = time.monotonic() + seconds
+    while True:
+        depth = total(scrape(server.url), "attnserve_queue_depth", model="en-fr")
+        if ready(depth) or time.monotonic() > deadline:
+            return depth
+        time.sleep(0.02)
 
 
 def _classify_ok(server: Server) -> float:
@@ -300,23 +310,26 @@ def test_a_request_pipelined_behind_a_door_answer_is_not_cut_by_keep_alive(
 def test_a_client_that_hangs_up_while_queued_is_dropped_through_the_door(
     tmp_path: Path,
 ) -> None:
-    """A real server with one engine worker: a long translation holds it, a second one
-    waits in the queue, and its client closes the socket. The door resolves that request's
-    disconnect future, its items are cancelled and never run (counted as cancelled)."""
-    s = start(tmp_path, ATTNSERVE_ENGINE_WORKERS="1")
+    """A real server with one engine worker and batches of 4: a 64-text translation holds it
+    for 16 batches, a second request waits in the queue behind all of them, and its client
+    closes the socket. The door resolves that request's disconnect future, its items are
+    cancelled and never run (counted as cancelled). The queue is read from the metrics
+    before the hang-up, so the test's premise does not rest on how fast the host is."""
+    s = start(tmp_path, ATTNSERVE_ENGINE_WORKERS="1", ATTNSERVE_MAX_BATCH_SIZE="4")
     try:
         long_texts = [
-            f"The file number {i} could not be saved to the selected folder." for i in range(24)
+            f"The file number {i} could not be saved to the selected folder." for i in range(64)
         ]
-        holder = json.dumps({"texts": long_texts, "beam_size": 4}).encode()
-        queued = json.dumps({"texts": ["Open the file"] * 3, "beam_size": 2}).encode()
+        holder = json.dumps({"texts": long_texts, "beam_size": 8, "timeout": 120}).encode()
+        queued = json.dumps({"texts": ["Open the file"] * 3, "beam_size": 2, "timeout": 120})
         first, second = _connect(s), _connect(s)
         first.sendall(_head(len(holder), "/v1/translate") + holder)
-        time.sleep(0.3)  # the first batch is running
-        second.sendall(_head(len(queued), "/v1/translate") + queued)
-        time.sleep(0.2)  # queued behind it
+        _wait_for_queue(s, lambda depth: depth > 0)  # the holder's later batches wait
+        second.sendall(_head(len(queued), "/v1/translate") + queued.encode())
+        waiting = _wait_for_queue(s, lambda depth: depth >= 3 and depth % 4 == 3)
         second.close()
-        first.settimeout(120)
+        assert waiting >= 3, waiting  # the queued request was still waiting when it hung up
+        first.settimeout(300)
         answer = b""
         while b"\r\n\r\n" not in answer:
             answer += first.recv(65536)
