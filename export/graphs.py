@@ -7,11 +7,14 @@ Three graphs, all traced from the modules that were trained:
     encoder       src_ids, src_mask (B, S)
                   → cross_k, cross_v (Ld, B, h, S, hs), encoder_attention (B, Le, h, S, S)
     decoder_step  tokens (B, T), self_k, self_v (Ld, B, h, P, hs), cross_k, cross_v,
-                  src_mask (B, S)
+                  src_mask (B, S), positions (B, T), past_mask (B, P)
                   → logits (B, T, V), self_k_out, self_v_out (Ld, B, h, P+T, hs),
                     cross_attention (B, Ld, h, T, S), self_attention (B, Ld, h, T, P+T)
 
 One decoder-step graph serves every step: the first step passes an empty cache (P = 0).
+``positions`` and ``past_mask`` let rows at different steps share one step (each row's
+own positions; the cache columns it really has); graphs exported before them
+(``DECODER_STEP_STATIC``) put every row at position P and still load and serve.
 Attention weights are batch-first so the service slices one request's rows with one index.
 """
 
@@ -71,7 +74,7 @@ ENCODER = GraphSpec(
         "encoder_attention": {0: "batch", 3: "src_len", 4: "src_len"},
     },
 )
-DECODER_STEP = GraphSpec(
+DECODER_STEP_STATIC = GraphSpec(
     "decoder_step",
     ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask"),
     ("logits", "self_k_out", "self_v_out", "cross_attention", "self_attention"),
@@ -89,6 +92,18 @@ DECODER_STEP = GraphSpec(
         "self_attention": {0: "batch", 3: "new", 4: "total"},
     },
 )
+DECODER_STEP = GraphSpec(
+    "decoder_step",
+    (*DECODER_STEP_STATIC.inputs, "positions", "past_mask"),
+    DECODER_STEP_STATIC.outputs,
+    {
+        **DECODER_STEP_STATIC.dynamic_axes,
+        "positions": {0: "batch", 1: "new"},
+        "past_mask": {0: "batch", 1: "past"},
+    },
+)
+# the inputs that tell a graph whose rows may be at different steps from one that is not
+RAGGED_INPUTS = frozenset(DECODER_STEP.inputs) - frozenset(DECODER_STEP_STATIC.inputs)
 
 
 class ClassifierGraph(nn.Module):
@@ -127,9 +142,11 @@ class DecoderStepGraph(nn.Module):
         cross_k: Tensor,
         cross_v: Tensor,
         src_mask: Tensor,
+        positions: Tensor,
+        past_mask: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         logits, k, v, cross_w, self_w = self.model.decode_step_attention(
-            tokens, self_k, self_v, cross_k, cross_v, src_mask
+            tokens, self_k, self_v, cross_k, cross_v, src_mask, positions, past_mask
         )
         # batch-first weights: cross (B, Ld, h, T, S), self (B, Ld, h, T, P+T)
         return logits, k, v, cross_w.transpose(0, 1), self_w.transpose(0, 1)

@@ -17,7 +17,7 @@ from export import variants
 from runtime.classifier import ClassifierRuntime
 from runtime.repository import ModelVersion
 from runtime.session import pad
-from runtime.translator import TranslatorRuntime
+from runtime.translator import TranslatorRuntime, is_ragged, static_step_feeds
 
 
 def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
@@ -141,11 +141,12 @@ def decoder_step_speed(
         p: ort.InferenceSession(str(g), providers=["CPUExecutionProvider"])
         for p, g in graphs.items()
     }
+    step_feeds = {p: static_step_feeds(feeds, is_ragged(sess)) for p, sess in sessions.items()}
     times: dict[str, list[float]] = {p: [] for p in sessions}
     for _ in range(20):
         for p, sess in sessions.items():
             start = time.perf_counter()
-            sess.run(names, feeds)
+            sess.run(names, step_feeds[p])
             times[p].append(time.perf_counter() - start)
     result: dict[str, Any] = {"shape": f"batch {rows}, cache {past}, source {src}"}
     result.update({f"{p}_ms": round(1000 * min(t), 2) for p, t in times.items()})

@@ -111,6 +111,9 @@ def export_translator(
     layers, heads, hs = model.cfg.dec_layers, model.cfg.n_heads, model.head_dim
     past = torch.randn(layers, 2, heads, 3, hs, generator=torch.Generator().manual_seed(1))
     tokens = torch.randint(20, model.cfg.vocab_size, (2, 2))
-    example = (tokens, past, past.clone(), cross_k, cross_v, mask)
+    # row 1 joined one step later: its first cache column is padding, its positions lag
+    past_mask = torch.tensor([[1, 1, 1], [0, 1, 1]])
+    positions = torch.tensor([[3, 4], [2, 3]])
+    example = (tokens, past, past.clone(), cross_k, cross_v, mask, positions, past_mask)
     export_graph(DecoderStepGraph(model), DECODER_STEP, example, decoder_path, model.cfg.max_len)
     return encoder_path, decoder_path

@@ -143,18 +143,21 @@ def check_translator(
     enc_sess, dec_sess = _sessions(encoders), _sessions(decoders)
     encoder, step = EncoderGraph(model).eval(), DecoderStepGraph(model).eval()
     rows = []
-    # (case, source lengths, cache length, new tokens)
+    # (case, source lengths, cache length, new tokens, ragged): a ragged case gives each
+    # row its own number of real cache columns (right-aligned, 0 included) and positions
     decoder_cases = [
-        ("first step (empty cache), batch 1", [1], 0, 1),
-        ("longest cache, longest source", [cfg.max_len], cfg.max_len - 1, 1),
-        ("batch 17 ragged sources", sequence_cases(cfg.max_len, rng)[2][1], 5, 1),
-        ("all-padding source row", [5, 0, 9], 3, 1),
-        ("several new tokens, empty cache", [7, 4], 0, 6),
-        ("batch 32, mid-sentence", [*rng.integers(1, cfg.max_len + 1, 32).tolist()], 20, 1),
+        ("first step (empty cache), batch 1", [1], 0, 1, False),
+        ("longest cache, longest source", [cfg.max_len], cfg.max_len - 1, 1, False),
+        ("batch 17 ragged sources", sequence_cases(cfg.max_len, rng)[2][1], 5, 1, False),
+        ("all-padding source row", [5, 0, 9], 3, 1, False),
+        ("several new tokens, empty cache", [7, 4], 0, 6, False),
+        ("batch 32, mid-sentence", [*rng.integers(1, cfg.max_len + 1, 32).tolist()], 20, 1, False),
+        ("batch 17, rows at different steps", sequence_cases(cfg.max_len, rng)[2][1], 30, 1, True),
+        ("rows at different steps, several new tokens", [7, 4, 12], 9, 3, True),
     ]
     for case, lengths in sequence_cases(cfg.max_len, rng):
         rows += _compare(enc_sess, ENCODER, encoder, _batch(lengths, cfg.vocab_size, rng), case)
-    for case, lengths, past, new in decoder_cases:
+    for case, lengths, past, new, ragged in decoder_cases:
         src, mask = _batch(lengths, cfg.vocab_size, rng)
         with torch.no_grad():
             cross_k, cross_v, _ = model.encode(src, mask)
@@ -162,7 +165,11 @@ def check_translator(
         shape = (cfg.dec_layers, len(lengths), cfg.n_heads, past, model.head_dim)
         self_k, self_v = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen)
         tokens = torch.from_numpy(rng.integers(20, cfg.vocab_size, (len(lengths), new)))
-        args = (tokens, self_k, self_v, cross_k, cross_v, mask)
+        seen = rng.integers(0, past + 1, len(lengths)) if ragged else np.full(len(lengths), past)
+        seen[0] = 0 if ragged else past  # a row that joins the running batch now
+        past_mask = torch.from_numpy((np.arange(past)[None, :] >= past - seen[:, None]) * 1)
+        positions = torch.from_numpy(seen[:, None] + np.arange(new)[None, :])
+        args = (tokens, self_k, self_v, cross_k, cross_v, mask, positions, past_mask)
         rows += _compare(dec_sess, DECODER_STEP, step, args, case)
     return rows
 

@@ -6,8 +6,15 @@ returns logits and the grown cache. Training is ``decode_step`` on the whole tar
 with an empty cache, so the graph exported for serving is the graph that was trained.
 
 Cache layout (one tensor per kind, layers stacked so a graph has a fixed signature):
-    self_k, self_v   (L, B, h, P, hs)   P = target tokens seen so far (0 at the start)
+    self_k, self_v   (L, B, h, P, hs)   P = cache columns (0 at the start)
     cross_k, cross_v (L, B, h, S, hs)   S = source length
+
+Rows need not be at the same step: ``positions`` (B, T) gives each new token's position
+and ``past_mask`` (B, P) marks the cache columns a row really has (a row that joined a
+running batch later holds masked, zero columns). Masked columns get exactly zero weight,
+so a row's result does not depend on how much padding the others forced on it. Without
+them every row has seen all P columns and the new tokens sit at P, P+1, … (training,
+and one static batch).
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ class DecoderLayer(nn.Module):
         past_v: Tensor,
         cross_k: Tensor,  # (B, h, S, hs)
         cross_v: Tensor,
-        self_mask: Tensor,  # (1, 1, T, P+T)
+        self_mask: Tensor,  # (B or 1, 1, T, P+T)
         cross_mask: Tensor,  # (B, 1, 1, S)
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         h = self.ln_self(x)
@@ -122,9 +129,13 @@ class Translator(nn.Module):
         cross_k: Tensor,  # (L, B, h, S, hs)
         cross_v: Tensor,
         src_mask: Tensor,  # (B, S)
+        positions: Tensor | None = None,  # (B, T) each new token's position
+        past_mask: Tensor | None = None,  # (B, P) 1 where a row has that cache column
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """logits (B, T, V), self_k/self_v grown to P+T, cross-attention (L, B, h, T, S)."""
-        return self.decode_step_attention(tokens, self_k, self_v, cross_k, cross_v, src_mask)[:4]
+        return self.decode_step_attention(
+            tokens, self_k, self_v, cross_k, cross_v, src_mask, positions, past_mask
+        )[:4]
 
     def decode_step_attention(
         self,
@@ -134,15 +145,24 @@ class Translator(nn.Module):
         cross_k: Tensor,  # (L, B, h, S, hs)
         cross_v: Tensor,
         src_mask: Tensor,  # (B, S)
+        positions: Tensor | None = None,  # (B, T)
+        past_mask: Tensor | None = None,  # (B, P)
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``decode_step`` plus the decoder's self-attention (L, B, h, T, P+T)."""
         past = self_k.size(3)
         new = tokens.size(1)
-        q_pos = torch.arange(new, device=tokens.device) + past  # (T,)
-        k_pos = torch.arange(past + new, device=tokens.device)  # (P+T,)
-        self_mask = (k_pos[None, :] <= q_pos[:, None])[None, None]  # causal: (1, 1, T, P+T)
+        q_idx = torch.arange(new, device=tokens.device)  # (T,)
+        causal = q_idx[None, :] <= q_idx[:, None]  # (T, T): new token t sees new tokens ≤ t
+        if past_mask is None:
+            seen = torch.ones(1, 1, new, past, dtype=torch.bool, device=tokens.device)
+        else:
+            seen = past_mask.bool()[:, None, None, :].expand(-1, 1, new, -1)  # (B, 1, T, P)
+        ahead = causal[None, None].expand(seen.size(0), 1, new, new)  # (B|1, 1, T, T)
+        self_mask = torch.cat([seen, ahead], dim=-1)  # (B|1, 1, T, P+T)
+        if positions is None:
+            positions = (q_idx + past)[None, :]  # (1, T)
         cross_mask = src_mask.bool()[:, None, None, :]  # (B, 1, 1, S)
-        x = self.embed(tokens, q_pos)  # (B, T, C)
+        x = self.embed(tokens, positions)  # (B, T, C)
         ks, vs, ws, sws = [], [], [], []
         for i, layer in enumerate(self.layers):
             x, k, v, w, sw = layer(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 
 from core.batching import length_batches
 from core.decoding import Decoding, Hypothesis
@@ -14,8 +15,42 @@ from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
 from runtime.beam import beam_search, check_beam, log_softmax
+from runtime.beamset import BeamSet
 from runtime.repository import ModelVersion
 from runtime.session import Runner, create, pad
+
+# the ragged decoder step's inputs, in order (``export/graphs.py``: DECODER_STEP)
+STEP_INPUTS = (
+    "tokens",
+    "self_k",
+    "self_v",
+    "cross_k",
+    "cross_v",
+    "src_mask",
+    "positions",
+    "past_mask",
+)
+
+
+def is_ragged(decoder: ort.InferenceSession) -> bool:
+    """Whether a decoder-step graph takes per-row ``positions`` and a ``past_mask`` (rows
+    at different steps share a step); graphs exported before them put every row at P."""
+    return {"positions", "past_mask"} <= {i.name for i in decoder.get_inputs()}
+
+
+def static_step_feeds(feeds: dict[str, np.ndarray], ragged: bool) -> dict[str, np.ndarray]:
+    """``feeds`` (tokens, self_k, self_v, cross_k, cross_v, src_mask) for one static batch,
+    every row having seen the whole cache: positions P, P+1, … and a mask of ones added
+    where the graph takes them."""
+    if not ragged:
+        return feeds
+    rows, new = feeds["tokens"].shape
+    past = feeds["self_k"].shape[3]
+    return {
+        **feeds,
+        "positions": np.tile(np.arange(past, past + new, dtype=np.int64), (rows, 1)),
+        "past_mask": np.ones((rows, past), dtype=np.int64),
+    }
 
 
 @dataclass(frozen=True)
@@ -54,17 +89,27 @@ class TranslatorRuntime:
         self.has_decoder_attention = "self_attention" in {
             o.name for o in self.decoder.get_outputs()
         }
+        self.ragged = is_ragged(self.decoder)
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, v = self._run_encoder(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
         return k, v
 
+    def _feeds(self, *args: np.ndarray) -> dict[str, np.ndarray]:
+        """The decoder step's inputs by name: (tokens, self_k, self_v, cross_k, cross_v,
+        src_mask), then ``positions`` and ``past_mask`` where the caller has them (a
+        ``BeamSet`` on a ragged graph) or made for one static batch."""
+        feeds = dict(zip(STEP_INPUTS, args, strict=False))
+        return feeds if len(args) == len(STEP_INPUTS) else static_step_feeds(feeds, self.ragged)
+
     def _step(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        names = ("tokens", "self_k", "self_v", "cross_k", "cross_v", "src_mask")
-        logits, k, v = self._run_decoder(
-            ["logits", "self_k_out", "self_v_out"], dict(zip(names, args, strict=True))
-        )
+        logits, k, v = self._run_decoder(["logits", "self_k_out", "self_v_out"], self._feeds(*args))
         return logits, k, v
+
+    def beam_set(self) -> BeamSet:
+        """An empty set of running beams over this model's graphs, for a decode loop that
+        admits sources between steps (on a static graph: only into an empty set)."""
+        return BeamSet(self._encode, self._step, self.cache_shape, self.max_len, self.ragged)
 
     def attention(
         self, source: Sequence[int], target: Sequence[int], masked: Masked
@@ -80,15 +125,7 @@ class TranslatorRuntime:
         if self.has_decoder_attention:
             names.append("self_attention")
         logits, cross, *dec_attn = self._run_decoder(
-            names,
-            {
-                "tokens": tokens,
-                "self_k": empty,
-                "self_v": empty,
-                "cross_k": k,
-                "cross_v": v,
-                "src_mask": src_mask,
-            },
+            names, self._feeds(tokens, empty, empty, k, v, src_mask)
         )
         # score of the forced target: sum of log p(target_t | prefix), EOS included
         logp = log_softmax(logits[0].astype(np.float32))  # (T+1, V)
@@ -128,6 +165,7 @@ class TranslatorRuntime:
             max_len=d.max_length,
             length_penalty=d.length_penalty,
             constrain_placeholders=d.constrain_placeholders,
+            ragged=self.ragged,
         )
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from runtime.beam import MAX_BEAM
+from runtime.candidates import MAX_BEAM
 
 PREFIX = "ATTNSERVE_"
 LISTS = {"api_keys", "cors_origins"}  # comma-separated in the environment

@@ -18,7 +18,7 @@ def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
 
 
 class TokenEmbedding(nn.Module):
-    """ids (B, T) and their positions (T,) -> (B, T, C) = E[ids]·sqrt(C) + PE[positions]."""
+    """ids (B, T) and their positions (T,) or (B, T) -> (B, T, C) = E[ids]·sqrt(C) + PE[positions]."""
 
     def __init__(self, vocab_size: int, d_model: int, max_len: int, dropout: float) -> None:
         super().__init__()
@@ -30,5 +30,7 @@ class TokenEmbedding(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, ids: Tensor, positions: Tensor) -> Tensor:
-        pe: Tensor = self.positions[positions]  # (T, C)
-        return self.drop(self.tokens(ids) * self.scale + pe.unsqueeze(0))
+        pe: Tensor = self.positions[positions]  # (T, C) or (B, T, C)
+        if pe.dim() == 2:
+            pe = pe.unsqueeze(0)
+        return self.drop(self.tokens(ids) * self.scale + pe)

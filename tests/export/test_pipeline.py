@@ -62,6 +62,10 @@ def test_translator_export_decodes_like_pytorch_through_onnx(
     ident = mv.manifest["decoder_identity"]
     assert ident["greedy"] == {"sentences": 60, "identical": 60}
     assert ident["beam4"] == {"sentences": 60, "identical": 60}
+    # rows at different steps share the decoder step: joining a running batch at random
+    # steps, beams 1 and 4 mixed, changes no translation
+    assert "positions" in mv.config["io"]["decoder_step"]["inputs"]
+    assert ident["continuous"] == {"sentences": 60, "identical": 60}
     assert set(mv.config["graphs"]) == {"encoder", "decoder_step"}
     assert mv.config["decoding"]["beam_size"] == 4
     assert mv.config["description"] == PURPOSES["en-fr"]

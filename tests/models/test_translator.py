@@ -58,6 +58,48 @@ def test_decoder_self_attention_is_causal_and_cache_consistent(model: Translator
     assert torch.allclose(full[..., :3, :3], first, atol=1e-5)
 
 
+def test_rows_at_different_steps_share_a_step_through_positions_and_past_mask(
+    model: Translator,
+) -> None:
+    """Three sources decoded alone for 5, 2 and 0 steps, then stepped together: each row's
+    cache is right-aligned into one tensor padded with masked garbage columns, with its own
+    positions. Every row's logits, cache and attention equal its solo step: padding and the
+    other rows change nothing (masked columns get exactly zero weight)."""
+    src, mask = _batch()
+    ck, cv, _ = model.encode(src, mask)
+    steps, solo = [5, 2, 0], []
+    for b, n in enumerate(steps):
+        k, v = model.empty_cache(1)
+        tgt = torch.cat([torch.full((1, 1), BOS_ID), torch.randint(4, 40, (1, n))], 1)
+        one = (ck[:, b : b + 1], cv[:, b : b + 1], mask[b : b + 1])
+        if n:
+            _, k, v, _ = model.decode_step(tgt[:, :n], k, v, *one)  # the row's own past
+        nxt = tgt[:, n:]
+        solo.append((nxt, k, v, *model.decode_step_attention(nxt, k, v, *one)))
+    width = max(steps)
+    big_k = torch.randn(2, 3, 4, width, 8)  # garbage where a row has no column
+    big_v = torch.randn(2, 3, 4, width, 8)
+    past_mask = torch.zeros(3, width, dtype=torch.long)
+    for b, n in enumerate(steps):
+        big_k[:, b, :, width - n :], big_v[:, b, :, width - n :] = (
+            solo[b][1][:, 0],
+            solo[b][2][:, 0],
+        )
+        past_mask[b, width - n :] = 1
+    tokens = torch.cat([s[0] for s in solo])
+    positions = torch.tensor([[n] for n in steps])
+    logits, k, v, cross, self_w = model.decode_step_attention(
+        tokens, big_k, big_v, ck, cv, mask, positions, past_mask
+    )
+    for b, n in enumerate(steps):
+        s_logits, s_k, _, s_cross, s_self = solo[b][3:]
+        assert torch.allclose(logits[b], s_logits[0], atol=1e-5)
+        assert torch.allclose(k[:, b, :, width - n :], s_k[:, 0], atol=1e-6)
+        assert torch.allclose(cross[:, b], s_cross[:, 0], atol=1e-5)
+        assert (self_w[:, b, :, :, : width - n] == 0).all()  # garbage columns: zero weight
+        assert torch.allclose(self_w[:, b, :, :, width - n :], s_self[:, 0], atol=1e-5)
+
+
 def test_cross_attention_never_looks_at_source_padding(model: Translator) -> None:
     src, mask = _batch()
     ck, cv, _ = model.encode(src, mask)

@@ -96,11 +96,11 @@ def test_placeholders_come_out_exactly_as_they_went_in(model) -> None:  # type: 
 
 def test_ties_go_to_the_lower_candidate_index_as_in_the_reference() -> None:
     cand = np.array([[0.5, 1.0, 1.0, -np.inf, 1.0, 0.2]], dtype=np.float32)
-    scores, idx = beam._top(cand, 4)
+    scores, idx = beam.top_k(cand, 4)
     assert idx.tolist() == [[1, 2, 4, 0]]
     assert scores.tolist() == [[1.0, 1.0, 1.0, 0.5]]
     flat = np.zeros((1, 1000), dtype=np.float32)  # a tie at the cut-off, too
-    assert beam._top(flat, 3)[1].tolist() == [[0, 1, 2]]
+    assert beam.top_k(flat, 3)[1].tolist() == [[0, 1, 2]]
     ref = torch.from_numpy(flat).sort(dim=1, descending=True, stable=True).indices[:, :3]
     assert ref.tolist() == [[0, 1, 2]]
 

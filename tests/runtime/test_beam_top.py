@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.beam import _top
+from runtime.candidates import top_k as _top
 
 
 def _stable(cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
