@@ -94,6 +94,14 @@ class Settings(BaseModel):
         "the rest wait for a batch of their own length. On a CPU padding costs like real "
         "tokens; raise it (e.g. 2) on a GPU, where bigger batches matter more.",
     )
+    continuous_batching: bool = Field(
+        True,
+        description=(
+            "Translation on a decoder-step graph with per-row positions: sources join and "
+            "leave the running batch between decoder steps and are answered the step they "
+            "finish. false: static batches, as for graphs exported without them."
+        ),
+    )
     engine_workers: int = Field(
         2,
         ge=1,

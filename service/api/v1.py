@@ -228,5 +228,6 @@ async def list_models(request: Request) -> dict[str, Any]:
             )
             if slot.task == "translation":
                 entry["decoding"] = cfg.get("decoding")
+            entry["batching"] = slot.batching
         out.append(entry)
     return {"models": out, "repository_error": registry.error}

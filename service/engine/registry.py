@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from runtime.repository import RepositoryError, check_name, models, versions
 from runtime.session import ProviderLost
 from service.engine import poller
 from service.engine.batcher import Batcher, Limits
+from service.engine.continuous import ContinuousBatcher
+from service.engine.handlers.base import Lane
 from service.engine.layout import Tuning
 from service.engine.loader import load_into
 from service.engine.slot import Slot
@@ -83,19 +85,31 @@ class Registry:
     def _start(self, slot: Slot) -> None:
         assert slot.handler is not None
         s = self.settings
-        slot.batcher = Batcher(
-            self._guarded(slot),
-            Limits(
-                s.max_batch_size,
-                s.max_batch_tokens,
-                s.max_wait_s,
-                s.max_queue,
-                s.max_padding,
-                slot.layout.workers if slot.layout else s.engine_workers,
-            ),
-            observer=self.metrics.observer(slot.name),
-            name=f"batch-{slot.name}",
+        limits = Limits(
+            s.max_batch_size,
+            s.max_batch_tokens,
+            s.max_wait_s,
+            s.max_queue,
+            s.max_padding,
+            slot.layout.workers if slot.layout else s.engine_workers,
         )
+        observer = self.metrics.observer(slot.name)
+        handler = slot.handler
+        if s.continuous_batching and handler.lane() is not None:
+            slot.batcher = ContinuousBatcher(
+                lambda: cast(Lane, handler.lane()),
+                limits,
+                guard=lambda run: self._guarded(slot, run),
+                observer=observer,
+                name=f"lanes-{slot.name}",
+            )
+        else:
+            slot.batcher = Batcher(
+                self._guarded(slot, handler.run_batch),
+                limits,
+                observer=observer,
+                name=f"batch-{slot.name}",
+            )
         slot.batcher.start()
         slot.state = "ready"  # on the event loop, with its batcher: requests may use it now
 
@@ -173,15 +187,14 @@ class Registry:
             return None
         return self.settings.versions.get(name, found[-1] if found else None)
 
-    def _guarded(self, slot: Slot) -> Callable[[Any, list[Any]], Any]:
-        """The handler's run; a provider fallback fails the batch and takes the model out
-        of service (a CUDA model silently running on CPU must not pass as healthy)."""
-        assert slot.handler is not None
-        run = slot.handler.run_batch
+    def _guarded(self, slot: Slot, run: Callable[..., Any]) -> Callable[..., Any]:
+        """The handler's ``run`` (a batch, a lane's step); a provider fallback fails it and
+        takes the model out of service (a CUDA model silently running on CPU must not pass
+        as healthy)."""
 
-        def guarded(key: Any, items: list[Any]) -> Any:
+        def guarded(*args: Any) -> Any:
             try:
-                return run(key, items)
+                return run(*args)
             except ProviderLost as e:
                 self.metrics.provider_fallbacks.labels(slot.name).inc()
                 slot.state, slot.error = "failed", f"ProviderLost: {e}"

@@ -14,6 +14,7 @@ from typing import Any
 
 from runtime.repository import ModelVersion
 from service.engine.batcher import Batcher
+from service.engine.continuous import ContinuousBatcher
 from service.engine.handlers import Handler
 from service.engine.layout import Layout
 
@@ -44,6 +45,14 @@ class Slot:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    @property
+    def batching(self) -> str | None:
+        """``continuous`` (requests join and leave the running batch between decoder
+        steps) or ``static`` (batches run to their end); None before it serves."""
+        if self.batcher is None:
+            return None
+        return "continuous" if isinstance(self.batcher, ContinuousBatcher) else "static"
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[Slot]:

@@ -5,7 +5,8 @@ attention pass (``attention_key``) — and **items** with their costs (``prepare
 event loop). The batcher groups items by key and hands each batch to ``run_batch(key,
 items)``: the key alone says how the batch runs. ``respond`` builds each text's answer
 (the one place it is built: /v1 sends it as JSON, /v2 as tensors); ``explain`` builds the
-answer of /v1/attention."""
+answer of /v1/attention. A handler whose model can step items at different points
+together also makes ``lane()``s: the continuous batcher drives those instead."""
 
 from __future__ import annotations
 
@@ -35,10 +36,26 @@ class Handler(Protocol):
     ) -> list[tuple[Any, int]]: ...
     def explain(self, item: Any, output: Any) -> dict[str, Any]: ...
     def warmup(self) -> None: ...
+    def lane(self) -> Lane | None: ...  # None: this model runs in static batches only
     @property
     def precision(self) -> str: ...
     @property
     def provider(self) -> str: ...
+
+
+class Lane(Protocol):
+    """The engine side of continuous batching (``service/engine/continuous.py``): one
+    running batch that items join and leave between decoder steps, driven from one worker
+    thread. ``advance`` takes the items joining now (id, item, key) and the ids leaving
+    (their clients went away, their deadline passed), runs one step, and returns the
+    (id, output) of every item that finished in it."""
+
+    def can_admit(self) -> bool: ...
+    def advance(
+        self, joining: Sequence[tuple[int, Any, Any]], leaving: Sequence[int]
+    ) -> list[tuple[int, Any]]: ...
+    @property
+    def running(self) -> int: ...  # items in the running batch
 
 
 class InputError(ValueError):

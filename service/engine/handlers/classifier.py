@@ -117,6 +117,10 @@ class ClassifierHandler:
     def tokens(self, ids: Sequence[int]) -> list[str]:
         return self.runtime.tokenizer.tokens(ids)
 
+    def lane(self) -> None:
+        """One pass per batch: there are no steps to join between."""
+        return None
+
     def warmup(self) -> None:
         self.run_batch(PLAIN, [ClassifyItem([5, 6, 7]), ClassifyItem([5])])
         self.run_batch(ATTENTION, [ClassifyItem([5, 6, 7])])

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from core.decoding import Decoding
+from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.tokenizer import EOS_ID
@@ -119,21 +119,24 @@ class TranslatorHandler:
             return [self._forced(it.ids, it.target or [], it.masked) for it in items]
         decoding = key.decoding if isinstance(key, Aligned) else key
         hyps = self.runtime.search([it.ids for it in items], decoding)
-        tok = self.runtime.tokenizer
-        found = [
-            Translation(tok.decode(h.tokens, it.masked.spans), h.score, h.tokens)
-            for it, h in zip(items, hyps, strict=True)
-        ]
-        if isinstance(key, Decoding):
-            return found
-        return [  # the search's translation and score, the forced pass's attention maps
-            dataclasses.replace(
-                self._forced(it.ids, t.tokens, it.masked),
-                translation=t.translation,
-                score=t.score,
-            )
-            for it, t in zip(items, found, strict=True)
-        ]
+        return [self._found(key, it, h) for it, h in zip(items, hyps, strict=True)]
+
+    def _found(self, key: Key, item: TranslateItem, hyp: Hypothesis) -> Translation:
+        """What a search found for ``item``; after an ``Aligned`` search the forced pass's
+        attention maps over it too."""
+        t = Translation(
+            self.runtime.tokenizer.decode(hyp.tokens, item.masked.spans), hyp.score, hyp.tokens
+        )
+        if not isinstance(key, Aligned):
+            return t
+        forced = self._forced(item.ids, t.tokens, item.masked)
+        return dataclasses.replace(forced, translation=t.translation, score=t.score)
+
+    def lane(self) -> TranslateLane | None:
+        """A running batch that sources join between decoder steps, where the model's
+        decoder-step graph lets rows at different steps share a step (per-row positions);
+        None for older graphs, which run in static batches."""
+        return TranslateLane(self) if self.runtime.ragged else None
 
     def _forced(self, source: list[int], target: list[int], masked: Masked) -> Translation:
         """Teacher-forced pass over ``target``: every attention map in one step."""
@@ -216,3 +219,44 @@ class TranslatorHandler:
     @property
     def provider(self) -> str:
         return str(self.runtime.decoder.get_providers()[0])
+
+
+class TranslateLane:
+    """One running set of beams (``runtime.beamset.BeamSet``) for the continuous batcher.
+    A forced pass (``FORCED``) is one decoder call and answers as it joins; a search joins
+    the running beams and answers the step it finishes (after its forced pass when
+    ``Aligned``)."""
+
+    def __init__(self, handler: TranslatorHandler) -> None:
+        self._handler = handler
+        self._beams = handler.runtime.beam_set()
+        self._items: dict[int, tuple[Key, TranslateItem]] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self._items)
+
+    def can_admit(self) -> bool:
+        return self._beams.can_admit()
+
+    def advance(
+        self, joining: Sequence[tuple[int, TranslateItem, Key]], leaving: Sequence[int]
+    ) -> list[tuple[int, Translation]]:
+        h = self._handler
+        self._beams.drop(leaving)
+        for i in leaving:
+            self._items.pop(i, None)
+        done: list[tuple[int, Translation]] = []
+        searches = []
+        for i, item, key in joining:
+            if isinstance(key, Forced):
+                done.append((i, h.run_batch(key, [item])[0]))
+                continue
+            self._items[i] = (key, item)
+            searches.append((i, item.ids, key.decoding if isinstance(key, Aligned) else key))
+        self._beams.admit(searches)
+        for finished, hyp in self._beams.step():
+            i = cast(int, finished)
+            key, item = self._items.pop(i)
+            done.append((i, h._found(key, item, hyp)))
+        return done
