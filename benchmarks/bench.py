@@ -51,6 +51,7 @@ class Options:
     rates: tuple[float, ...] = (50, 100, 200, 400, 800)
     bulk: int = 32  # texts per request of the bulk workload
     sentences: int = 64  # translation sentences per reference-decoder round
+    ct2_sentences: int = 256  # translation sentences per CTranslate2 round (offline)
     log: Callable[[str], None] = print
 
 
@@ -302,20 +303,60 @@ class Bench:
         self.report.rounds["classification"] = rows
 
     def translation_rounds(self, s: Server | None) -> None:
+        """The service at 32 clients (one source per request) against the PyTorch reference
+        decoder and CTranslate2 offline on the same weights, round by round; the service is
+        paused while the others run."""
+        from benchmarks.baselines import ctranslate2_model as ct2
+
+        n = self.o.ct2_sentences
+        folder = self.o.out / "ctranslate2"
+        peers: dict[int, tuple[ct2.Peer, int]] = {}
+        with self._paused(s):
+            probe = ct2.Peer.open(self.o.repository, folder)
+            first = [r["source"] for r in workloads.test_rows(self.o.data, "en-fr")[:200]]
+            ident = ct2.greedy_identity(probe, self.o.repository, probe.sources(first))
+        self.report.batching["ctranslate2_greedy_identity"] = ident
+        self.say(f"CTranslate2 on the served weights, greedy identity: {ident}")
+        if ident["identical"] != ident["sentences"]:
+            raise RuntimeError(f"CTranslate2 does not decode like attnserve: {ident}")
         for name, beam in (("translate_greedy", 1), ("translate_beam4", 4)):
             w = workloads.load(name, self.o.data)
+            with self._paused(s):
+                sample = probe.sources(w.texts[:n])
+                peer, tokens, tried = ct2.best(self.o.repository, folder, sample, beam)
+                peers[beam] = (peer, tokens)
+                self.report.batching[f"ctranslate2_layouts_beam{beam}"] = tried
+                self.say(
+                    f"CTranslate2 beam {beam}: best {peer.layout}@{tokens} of {tried} tokens/s"
+                )
             rows = []
             for r in range(self.o.rounds):
                 texts = w.texts[r * self.o.sentences : (r + 1) * self.o.sentences]
-                ref = ceiling.reference_decoder(self.o.repository, texts, beam=beam)
+                with self._paused(s):
+                    ref = ceiling.reference_decoder(self.o.repository, texts, beam=beam)
+                    peer, tokens = peers[beam]
+                    chunk = w.texts[r * n : (r + 1) * n]
+                    theirs = peer.time(peer.sources(chunk), beam, tokens)
                 served = self.point(s, w, "closed", 32, self.o.seconds)
-                rows.append({"reference": ref, "service": served})
+                rows.append({"reference": ref, "service": served, "ctranslate2": theirs})
                 self.say(
                     f"round {r + 1}/{self.o.rounds} {name}: service "
-                    f"{served.get('generated_tokens_per_s') or 0:.0f} tokens/s, PyTorch reference "
+                    f"{served.get('generated_tokens_per_s') or 0:.0f} tokens/s, CTranslate2 "
+                    f"{theirs['tokens_per_s']:.0f} ({peer.layout}, offline), PyTorch reference "
                     f"{ref['tokens_per_s']:.0f} tokens/s"
                 )
             self.report.rounds[name] = rows
+
+    @contextmanager
+    def _paused(self, s: Server | None) -> Iterator[None]:
+        """The service stopped (SIGSTOP) while something else is timed in this process."""
+        if s is not None:
+            s.pause()
+        try:
+            yield
+        finally:
+            if s is not None:
+                s.resume()
 
     @staticmethod
     def engine_threads(url: str) -> int:
@@ -498,6 +539,23 @@ class Bench:
                 2.0,
             )
         )
+        for name, label in (("translate_greedy", "greedy"), ("translate_beam4", "beam 4")):
+            rows_ct2 = [r for r in rep.rounds[name] if "ctranslate2" in r]
+            if not rows_ct2:
+                continue
+            ratio_ct2 = statistics.median(
+                (r["service"]["generated_tokens_per_s"] or 0) / r["ctranslate2"]["tokens_per_s"]
+                for r in rows_ct2
+            )
+            layout = rep.batching.get(f"ctranslate2_layouts_beam{1 if label == 'greedy' else 4}")
+            rep.targets.append(
+                Target(
+                    f"translation tokens/s, service (32 clients, HTTP) / CTranslate2 offline, {label}",
+                    round(ratio_ct2, 2),
+                    1.0,
+                    detail=f"same weights, fp32; CTranslate2 at its best layout of {layout}",
+                )
+            )
         if "service" in rep.startup:
             rep.targets.append(
                 Target(

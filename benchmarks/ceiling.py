@@ -34,9 +34,9 @@ def _classifier(repository: Path, threads: int) -> ClassifierRuntime:
 @cache
 def _translator(repository: Path) -> tuple[Any, Any, dict[str, Any]]:
     """The PyTorch translator, read back from the graphs and verified once for all rounds."""
-    from benchmarks import torch_models
+    from export import recover
 
-    return torch_models.load(repository, "en-fr")
+    return recover.load(repository, "en-fr")
 
 
 def classifier_ceiling(

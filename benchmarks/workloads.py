@@ -48,6 +48,11 @@ def _rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def test_rows(data: Path, model: str) -> list[dict[str, Any]]:
+    """A model's test split in file order (``data/<model>/test.jsonl``)."""
+    return _rows(data / model / "test.jsonl")
+
+
 def load(name: str, data: Path, texts_per_request: int = 1, seed: int = 0) -> Workload:
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")

@@ -48,7 +48,12 @@ def _export(p: argparse.ArgumentParser) -> None:
         "split, time them, and write model_repository/NAME/VERSION/ with config.json and "
         "manifest.json. Fails (exit 2) when a check fails; nothing is published then."
     )
-    p.add_argument("run", type=Path, help="run folder written by `attnserve train`")
+    p.add_argument(
+        "run",
+        type=Path,
+        help="run folder written by `attnserve train`, or a published version "
+        "(REPOSITORY/NAME/VERSION): its weights read back and exported again with today's graphs",
+    )
     repository_flag(p, "the repository to export into")
     p.add_argument("--name", help="model name (default: the run folder's name)")
     p.add_argument("--version", type=int, help="version number (default: the latest + 1)")

@@ -31,6 +31,7 @@ from core.precision import int8_allowed, quality_drop
 from export import measure, parity, variants
 from export.evaluate import evaluate_version
 from export.onnx_export import OPSET, export_classifier, export_translator
+from export.recover import recover_run
 from export.repository import (
     graph_file,
     model_config,
@@ -46,7 +47,7 @@ from models.data.corpora import purpose
 from models.data.jsonl import read_jsonl
 from models.translator import Translator
 from runtime.catalog import headline
-from runtime.repository import CONFIG, ModelVersion, validate
+from runtime.repository import CONFIG, MANIFEST, ModelVersion, validate
 
 PRECISIONS = ("fp32", "int8", "fp16")
 # share of sources whose result must not change when they join a running batch at a
@@ -134,6 +135,23 @@ def export_run(
     start = time.monotonic()
     if "fp32" not in precisions:
         raise ValueError("fp32 is the reference every other precision is derived from: keep it")
+    if (run / CONFIG).is_file() and (run / MANIFEST).is_file():  # a published version
+        log(f"[0/7] {run}: a published version; its weights recovered from its graphs")
+        name = name or json.loads((run / CONFIG).read_text())["name"]
+        with tempfile.TemporaryDirectory(prefix="attnserve-recovered-") as tmp:
+            return export_run(
+                recover_run(run, Path(tmp)),
+                repository,
+                name,
+                version,
+                precisions,
+                verify_sentences,
+                evaluate,
+                measure_speed,
+                force,
+                log,
+                command,
+            )
     model, meta = checkpoint.load(run)
     assert isinstance(model, Classifier | Translator)
     name = name or run.resolve().name
@@ -217,6 +235,8 @@ def _export(
             "file": _shown(run / checkpoint.CHECKPOINT),
             "sha256": sha256_file(run / checkpoint.CHECKPOINT),
             "epoch": meta.get("epoch"),
+            # re-exported: the weights read back out of this published version's graphs
+            **({"recovered_from": meta["recovered_from"]} if "recovered_from" in meta else {}),
         },
         "parity": {"tolerance": parity.TOLERANCE, "rows": [r.as_dict() for r in rows]},
         "command": command,

@@ -20,13 +20,13 @@ row at position P: sources may then only start together, into an empty set.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.decoding import Decoding, Hypothesis, length_limits
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from runtime.candidates import check_beam, log_softmax, top_k
+from runtime.search_rule import SourceBeams, choose
 
 Array = np.ndarray
 # (src_ids, src_mask) -> (cross_k, cross_v), each (L, B, h, S, hs)
@@ -35,21 +35,6 @@ EncodeFn = Callable[[Array, Array], tuple[Array, Array]]
 #   -> (logits (B, T, V), self_k, self_v)
 StepFn = Callable[..., tuple[Array, Array, Array]]
 SENTINELS = np.array(SENTINEL_IDS, dtype=np.int64)
-
-
-@dataclass
-class _Source:
-    key: Hashable
-    beam: int
-    limit: int  # new tokens at most, EOS included
-    length_penalty: float
-    constrain: bool
-    length: int  # source tokens (cross-attention columns it needs)
-    required: Array  # (n_ph,) how often each sentinel must be generated
-    scores: Array  # (beam,) float32 running log-probabilities
-    history: list[list[int]]  # per row, the tokens generated so far (no BOS)
-    step: int = 0  # decoder steps taken
-    finished: list[Hypothesis] = field(default_factory=list)
 
 
 class BeamSet:
@@ -66,7 +51,7 @@ class BeamSet:
         self.ragged = ragged
         layers, heads, hs = cache_shape
         self._cache_shape = cache_shape
-        self._sources: list[_Source] = []
+        self._sources: list[SourceBeams] = []
         empty = np.zeros((layers, 0, heads, 0, hs), dtype=np.float32)
         self._self_k, self._self_v = empty, empty.copy()  # (L, R, h, P, hs)
         self._cross_k, self._cross_v = empty.copy(), empty.copy()  # (L, R, h, S, hs)
@@ -138,7 +123,7 @@ class BeamSet:
             scores[0] = 0.0  # all beams start identical: expand only the first
             required = (src[i, : len(ids), None] == SENTINELS).sum(0)
             self._sources.append(
-                _Source(
+                SourceBeams(
                     key,
                     d.beam_size,
                     limit,
@@ -158,7 +143,7 @@ class BeamSet:
         if not gone & set(self.keys):
             return
         rows: list[int] = []
-        kept: list[_Source] = []
+        kept: list[SourceBeams] = []
         start = 0
         for s in self._sources:
             if s.key not in gone:
@@ -199,12 +184,12 @@ class BeamSet:
         tops = self._candidates(logp, starts, vocab)
         next_rows: list[int] = []
         next_tokens: list[int] = []
-        kept: list[_Source] = []
+        kept: list[SourceBeams] = []
         done: list[tuple[Hashable, Hypothesis]] = []
         for b, s in enumerate(self._sources):
             s.step += 1
             top_scores, top_idx = tops[b]
-            live = self._choose(s, int(starts[b]), top_scores, top_idx, vocab)
+            live = choose(s, int(starts[b]), top_scores, top_idx, vocab)
             if len(s.finished) >= s.beam or not live:
                 done.append((s.key, max(s.finished, key=lambda h: h.score)))
                 continue
@@ -260,32 +245,6 @@ class BeamSet:
             for b, sc, ix in zip(members, top_scores.tolist(), top_idx.tolist(), strict=True):
                 out[b] = (sc, ix)
         return out
-
-    @staticmethod
-    def _choose(
-        s: _Source, start: int, top_scores: list[float], top_idx: list[int], vocab: int
-    ) -> list[tuple[int, int, float]]:
-        """The search rule for one source at its step: candidates in order; an EOS
-        finishes a hypothesis (while fewer than ``beam`` have), the others continue (up to
-        ``beam``); at the length limit the live ones finish too. Live (row, token, score)."""
-        live: list[tuple[int, int, float]] = []
-        for score, i in zip(top_scores, top_idx, strict=True):
-            if score == -np.inf:
-                break
-            row, tok = start + i // vocab, i % vocab
-            if tok == EOS_ID:
-                if len(s.finished) < s.beam:
-                    prefix = list(s.history[row - start])
-                    s.finished.append(Hypothesis(prefix, score / (s.step**s.length_penalty)))
-            elif len(live) < s.beam:
-                live.append((row, tok, score))
-            if len(live) == s.beam:
-                break
-        if s.step >= s.limit and len(s.finished) < s.beam:
-            for row, tok, score in live[: s.beam - len(s.finished)]:
-                prefix = [*s.history[row - start], tok]
-                s.finished.append(Hypothesis(prefix, score / (s.step**s.length_penalty)))
-        return live
 
     # -- keeping the arrays tight -----------------------------------------------------------
     def _move_cross(self, rows: Array) -> None:

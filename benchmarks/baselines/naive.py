@@ -6,7 +6,7 @@ model eagerly on each request, one request at a time, no batching.
 It serves the same ``POST /v1/classify`` body and answer shape as attnserve (so the same
 load drives both) and ``GET /v2/health/ready``. The weights are the served model's: a
 trained run folder if given, else read back out of the committed ONNX graph and checked
-against ONNX Runtime (benchmarks/torch_models.py).
+against ONNX Runtime (export/recover.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from benchmarks import torch_models
 from core.text.inputs import classifier_input
+from export import recover
 
 
 class ClassifyRequest(BaseModel):
@@ -31,7 +31,7 @@ class ClassifyRequest(BaseModel):
 
 
 def create_app(repository: Path, run: Path | None = None) -> FastAPI:
-    model, tokenizer, config = torch_models.load(repository, "sentiment", run=run)
+    model, tokenizer, config = recover.load(repository, "sentiment", run=run)
     labels, max_len = config["labels"], int(config["max_input_tokens"])
     lock = threading.Lock()  # one request at a time: the model is not shared
     app = FastAPI(title="naive PyTorch baseline")

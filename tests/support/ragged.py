@@ -1,6 +1,6 @@
 """A copy of the committed en-fr version whose decoder step takes per-row positions and a
 cache mask (the graphs exported today): its weights recovered from the committed graphs
-(``benchmarks/torch_models.py``, checked against them), traced again, fp32 only, sealed.
+(``export/recover.py``, checked against them), traced again, fp32 only, sealed.
 It translates exactly as the committed version does, and serves with continuous batching."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 import shutil
 from pathlib import Path
 
-from benchmarks.torch_models import load
 from export.onnx_export import export_translator
+from export.recover import load
 from export.repository import seal
 from tests.support.server import REPOSITORY
 

@@ -1,4 +1,6 @@
-"""The served models as PyTorch modules, for the baselines that run PyTorch.
+"""A published model version back as a PyTorch module: for the baselines that run PyTorch,
+for CTranslate2 on the same weights, and to re-export a version with today's graphs
+(``attnserve export model_repository/NAME/VERSION``, ``recover_run``).
 
 A trained run folder (``runs/<model>``, with ``model.pt``) is used when given. Otherwise the
 weights are read back out of the committed ONNX graphs: ``config.json`` rebuilds the
@@ -11,6 +13,7 @@ difference ≤ 1e-4) before anyone times it, so a wrong mapping cannot pass unno
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +23,13 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from core.hashing import sha256_file
 from core.text.inputs import classifier_input, translator_source
 from core.text.tokenizer import BOS_ID, SubwordTokenizer
 from models import checkpoint
 from models.checkpoint import TASKS
 from models.translator import Translator
+from runtime.repository import versions
 from runtime.translator import is_ragged, static_step_feeds
 
 GRAPHS = {"classification": ("classifier",), "translation": ("encoder", "decoder_step")}
@@ -86,9 +91,11 @@ def _onnx_state(
 
 
 def load(
-    repository: Path, name: str, version: int = 1, run: Path | None = None
+    repository: Path, name: str, version: int | None = None, run: Path | None = None
 ) -> tuple[nn.Module, SubwordTokenizer, dict[str, Any]]:
-    """(model in eval mode, tokenizer, config.json) of a served model version."""
+    """(model in eval mode, tokenizer, config.json) of a served model version (the latest
+    when ``version`` is None)."""
+    version = version or max(versions(repository, name))
     folder = repository / name / str(version)
     config = json.loads((folder / "config.json").read_text())
     tokenizer = SubwordTokenizer.load(folder / config["tokenizer"])
@@ -155,3 +162,40 @@ def _check(model: nn.Module, tok: SubwordTokenizer, config: dict[str, Any], fold
             f"{folder}: weights read back from ONNX differ from ONNX Runtime by {diff:.2e} "
             f"(limit {TOLERANCE}); pass the trained run folder instead"
         )
+
+
+def recover_run(folder: Path, out: Path) -> Path:
+    """A run folder (``model.pt`` with its meta, ``tokenizer.json``) in ``out`` holding the
+    weights of the published version ``folder`` (``REPOSITORY/NAME/VERSION``), for
+    ``attnserve export`` to trace again with today's graphs. The meta points at the corpus
+    the version was evaluated on (its manifest's ``data_manifest``, checked by digest when
+    the export evaluates) and says where the weights came from."""
+    config = json.loads((folder / "config.json").read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    model, _, _ = load(folder.parent.parent, folder.parent.name, int(folder.name))
+    data = manifest.get("data_manifest") or {}
+    corpus = Path(data["file"]).parent if data.get("file") else None
+    if corpus is not None and not corpus.is_dir():  # recorded on another machine
+        corpus = Path("data") / corpus.name  # where `attnserve data` builds it
+    digest = data.get("sha256")
+    local = None if corpus is None else corpus / "manifest.json"
+    if local is not None and local.is_file():
+        # the same test split (by digest) is the same evaluation, whatever else the local
+        # manifest records (package paths, a rebuilt training split)
+        test = json.loads(local.read_text())["splits"]["test"]
+        if test["sha256"] == (data.get("test_split") or {}).get("sha256"):
+            digest = sha256_file(local)
+    meta: dict[str, Any] = {
+        "epoch": (manifest.get("source_checkpoint") or {}).get("epoch"),
+        "recovered_from": f"{config['name']}/{config['version']}",
+        "data": {
+            "corpus_dir": None if corpus is None else str(corpus),
+            "manifest_sha256": digest,
+        },
+    }
+    if "labels" in config:
+        meta["labels"] = config["labels"]
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(folder / config["tokenizer"], out / "tokenizer.json")
+    checkpoint.save(out / checkpoint.CHECKPOINT, model, meta)
+    return out

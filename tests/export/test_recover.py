@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import torch_models
+from export import recover
 from models.classifier import Classifier
 from models.translator import Translator
 
@@ -16,17 +16,17 @@ REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 
 def test_both_default_models_come_back_and_pass_the_check() -> None:
-    classifier, tok, config = torch_models.load(REPOSITORY, "sentiment")
+    classifier, tok, config = recover.load(REPOSITORY, "sentiment")
     assert isinstance(classifier, Classifier) and config["labels"] == ["negative", "positive"]
     ids = torch.tensor([tok.encode("A moving, beautifully acted film.")])
     probs = torch.softmax(classifier(ids, torch.ones_like(ids))[0], -1)[0]
     assert probs[1] > 0.9  # the trained model, not a random one
-    translator, _, _ = torch_models.load(REPOSITORY, "en-fr")
+    translator, _, _ = recover.load(REPOSITORY, "en-fr")
     assert isinstance(translator, Translator)
 
 
 def test_a_wrong_mapping_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = torch_models._onnx_state
+    real = recover._onnx_state
 
     def swapped(*args: object) -> dict[str, torch.Tensor]:
         state = real(*args)  # type: ignore[arg-type]
@@ -34,6 +34,6 @@ def test_a_wrong_mapping_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         state[q], state[k] = state[k], state[q]
         return state
 
-    monkeypatch.setattr(torch_models, "_onnx_state", swapped)
+    monkeypatch.setattr(recover, "_onnx_state", swapped)
     with pytest.raises(RuntimeError, match="differ from ONNX Runtime"):
-        torch_models.load(REPOSITORY, "sentiment")
+        recover.load(REPOSITORY, "sentiment")
