@@ -35,7 +35,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     if args.quick:
         opts.seconds, opts.rounds, opts.concurrency, opts.rates = 1.0, 1, (1, 16), (100,)
-        opts.sentences = 16
+        opts.sentences, opts.ct2_sentences = 16, 48
     for folder in ("sentiment", "en-fr"):
         if not (args.data / folder / "test.jsonl").is_file():
             raise FileNotFoundError(

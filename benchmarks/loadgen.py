@@ -105,6 +105,8 @@ class Point:
     errors: dict[str, int] = field(default_factory=dict)  # status (or exception) → count
     latencies: list[float] = field(default_factory=list, repr=False)  # answered 200s, seconds
     schedule_lag_ms: float | None = None  # open loop: p99 of how late requests left
+    # open loop: (index into the requests, latency) of each answered 200
+    by_request: list[tuple[int, float]] = field(default_factory=list, repr=False)
 
     @property
     def throughput(self) -> float:
@@ -203,11 +205,13 @@ async def open_loop(
     slots = asyncio.Semaphore(max_connections)
     tasks: list[asyncio.Task[None]] = []
 
-    async def one(raw: bytes, fired: float) -> None:
+    async def one(index: int, fired: float) -> None:
         async with slots:  # a wait for a free connection counts in the latency
             conn = await reuse(idle, host, port)
-            status = await _send(conn, raw)
+            status = await _send(conn, requests[index])
             point.record(status, time.perf_counter() - fired)
+            if status == 200:
+                point.by_request.append((index, time.perf_counter() - fired))
             if observe is not None:
                 observe(
                     status,
@@ -227,7 +231,7 @@ async def open_loop(
             await asyncio.sleep(delay)
         fired = time.perf_counter()
         lags.append(fired - scheduled)  # the generator's own lateness (timer resolution, load)
-        tasks.append(asyncio.create_task(one(requests[i % len(requests)], fired)))
+        tasks.append(asyncio.create_task(one(i % len(requests), fired)))
         point.sent += 1
         i += 1
         scheduled += rng.expovariate(rate)

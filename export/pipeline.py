@@ -232,7 +232,7 @@ def _export(
             "python": platform.python_version(),
         },
         "source_checkpoint": {
-            "file": _shown(run / checkpoint.CHECKPOINT),
+            "file": _shown(Path(meta.get("recovered_from_path") or run / checkpoint.CHECKPOINT)),
             "sha256": sha256_file(run / checkpoint.CHECKPOINT),
             "epoch": meta.get("epoch"),
             # re-exported: the weights read back out of this published version's graphs

@@ -188,6 +188,7 @@ def recover_run(folder: Path, out: Path) -> Path:
     meta: dict[str, Any] = {
         "epoch": (manifest.get("source_checkpoint") or {}).get("epoch"),
         "recovered_from": f"{config['name']}/{config['version']}",
+        "recovered_from_path": str(folder),
         "data": {
             "corpus_dir": None if corpus is None else str(corpus),
             "manifest_sha256": digest,

@@ -144,19 +144,33 @@ class Peer:
         return [translator_source(self.tokenizer.encode_masked(t)[0], self.max_len) for t in texts]
 
     def translate(
-        self, sources: Sequence[list[int]], beam: int, max_batch_tokens: int = 4000
+        self,
+        sources: Sequence[list[int]],
+        beam: int,
+        max_batch_tokens: int = 4000,
+        exact_limits: bool = False,
     ) -> list[list[int]]:
-        """Target ids (no BOS, no EOS) of each source, with attnserve's length rule."""
-        limit = max(length_limits([len(s) for s in sources], self.max_len - 1))
-        out = self.translator.translate_batch(
-            [[f"t{i}" for i in s] for s in sources],
-            beam_size=beam,
-            max_decoding_length=limit,
-            max_batch_size=max_batch_tokens,
-            batch_type="tokens",
-            length_penalty=1.0,
-        )
-        return [[int(t[1:]) for t in r.hypotheses[0]] for r in out]
+        """Target ids (no BOS, no EOS) of each source. CTranslate2 takes one length limit
+        per call: the batch's longest (its sources run as one batch, as timed), or with
+        ``exact_limits`` each source's own by attnserve's rule (one call per limit, for the
+        identity check: a degenerate repetition stops where attnserve stops it)."""
+        limits = length_limits([len(s) for s in sources], self.max_len - 1)
+        distinct = sorted(set(limits))
+        groups = [[n] for n in distinct] if exact_limits else [distinct]
+        out: list[list[int]] = [[] for _ in sources]
+        for group in groups:
+            idx = [i for i, n in enumerate(limits) if n in group]
+            found = self.translator.translate_batch(
+                [[f"t{i}" for i in sources[j]] for j in idx],
+                beam_size=beam,
+                max_decoding_length=max(group),
+                max_batch_size=max_batch_tokens,
+                batch_type="tokens",
+                length_penalty=1.0,
+            )
+            for j, r in zip(idx, found, strict=True):
+                out[j] = [int(t[1:]) for t in r.hypotheses[0]]
+        return out
 
     def time(
         self, sources: Sequence[list[int]], beam: int, max_batch_tokens: int = 4000
@@ -212,7 +226,7 @@ def greedy_identity(
     runtime = TranslatorRuntime(load_version(repository, name), "fp32")
     d = runtime.decoding.but(beam_size=1, constrain_placeholders=False)
     ours = [h.tokens for h in runtime.search(list(sources), d)]
-    theirs = peer.translate(sources, beam=1)
+    theirs = peer.translate(sources, beam=1, exact_limits=True)
     same = sum(a == b for a, b in zip(ours, theirs, strict=True))
     out: dict[str, Any] = {"sentences": len(sources), "identical": same}
     if same < len(sources):

@@ -63,8 +63,13 @@ def test_quick_bench_writes_results_and_plots(corpora: Path, tmp_path: Path) -> 
             assert point["server_cpu_ms_per_request"] > 0
     (tr,) = data["rounds"]["translate_beam4"]
     assert tr["reference"]["tokens_per_s"] > 0 and tr["service"]["generated_tokens_per_s"] > 0
+    # CTranslate2 on the served weights: decodes like the service, then timed beside it
+    assert tr["ctranslate2"]["tokens_per_s"] > 0
+    assert data["batching"]["ctranslate2_greedy_identity"] == {"sentences": 200, "identical": 200}
+    assert len(data["batching"]["ctranslate2_layouts_beam4"]) >= 2  # layouts tried
     targets = {t["name"]: t for t in data["targets"]}
-    assert len(targets) == 12 and all(t["measured"] >= 0 for t in targets.values())
+    assert len(targets) == 14 and all(t["measured"] >= 0 for t in targets.values())
+    assert any("CTranslate2 offline, beam 4" in name for name in targets)
     assert "serving overhead, ms of CPU per one-text request" in targets
     assert any(name.startswith("service / litserve") for name in targets)
     for png in ("throughput_p99.png", "batches.png", "targets.png"):

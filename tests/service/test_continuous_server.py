@@ -1,8 +1,8 @@
 """Continuous batching of translation in a real ``attnserve serve``, over real sockets, on
-the default en-fr weights with today's decoder-step graph (``tests/support/ragged.py``):
-requests that join a running batch translate exactly as the committed version does
-offline, a short request is answered while a long one is still decoding, and a client
-that hangs up mid-decode has its rows leave at the next step."""
+the committed en-fr version (its decoder step takes per-row positions): requests that join
+a running batch translate exactly as the version does offline, a short request is
+answered while a long one is still decoding, and a client that hangs up mid-decode has its
+rows leave at the next step. An older version's graph still serves, in static batches."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,6 @@ import pytest
 from benchmarks.processes import scrape, total
 from runtime.repository import load
 from runtime.translator import TranslatorRuntime
-from tests.support.ragged import ragged_repository
 from tests.support.server import REPOSITORY, Server, start, stop
 
 pytestmark = pytest.mark.slow
@@ -46,10 +46,8 @@ LONG = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    repo = ragged_repository(tmp_path_factory.mktemp("ragged"))
     s = start(
         tmp_path_factory.mktemp("logs"),
-        ATTNSERVE_MODEL_REPOSITORY=str(repo),
         ATTNSERVE_ENGINE_WORKERS="1",  # one lane: every request shares one running batch
         ATTNSERVE_MAX_BATCH_SIZE="48",
     )
@@ -67,9 +65,27 @@ def _translate(server: Server, texts: list[str], beam: int, timeout: float = 120
     return [t["translation"] for t in r.json()["results"]]
 
 
+def _model(server: Server, name: str = "en-fr") -> dict[str, object]:
+    models = httpx.get(f"{server.url}/v1/models", timeout=10).json()["models"]
+    return next(m for m in models if m["name"] == name)
+
+
 def test_the_model_serves_with_continuous_batching(server: Server) -> None:
-    (model,) = httpx.get(f"{server.url}/v1/models", timeout=10).json()["models"]
-    assert (model["name"], model["batching"]) == ("en-fr", "continuous")
+    assert _model(server)["batching"] == "continuous"
+    assert _model(server, "sentiment")["batching"] == "static"  # one pass: no steps
+
+
+def test_an_older_graph_still_serves_in_static_batches(tmp_path: Path) -> None:
+    """en-fr/1's decoder step has no per-row positions: pinned, it serves as before."""
+    s = start(tmp_path, ATTNSERVE_VERSIONS="en-fr:1")
+    try:
+        model = _model(s)
+        assert (model["version"], model["batching"]) == (1, "static")
+        offline = TranslatorRuntime(load(REPOSITORY, "en-fr", 1))
+        texts = SOURCES[:4]
+        assert _translate(s, texts, 4) == offline.translate(texts, beam_size=4)
+    finally:
+        stop(s)
 
 
 def test_requests_joining_a_running_batch_translate_as_offline(server: Server) -> None:
