@@ -2,11 +2,13 @@
 
 Items wait in the batcher's queue with its admission control, deadlines and cancellation
 (``service/engine/batcher.py``), but they do not leave it in batches that run to the end:
-each engine worker drives one ``Lane`` — a running batch — one decoder step at a time.
-Between two steps a lane takes queued items while they fit its budget (items, and cost:
-source tokens × beam rows, as queued), and the items whose clients went away or whose
-deadline passed leave it. An item is answered the step it finishes, so a short source
-never waits for the long ones it ran beside.
+each engine worker is a thread that owns one ``Lane`` — a running batch — and steps it
+for as long as it holds anything. The event loop hands queued items to a lane while they
+fit its budget (items, and cost: source tokens × beam rows, as queued) through the lane's
+inbox; between two steps the thread takes them in, and drops the items whose clients
+went away or whose deadline passed. An item is answered the step it finishes (the thread
+posts it to the event loop, and steps on), so a short source never waits for the long
+ones it ran beside, and the event loop is not in the way of every step.
 
 Joining costs the running items a little (the newcomers' encoder run, the cache grown by
 their rows), so a lane that is running takes newcomers only when they are worth it, by
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,17 +35,26 @@ from service.engine.outcomes import DeadlineExceeded, Done, EngineError, Observe
 
 JOIN_RATIO = 0.25  # waiting / running items at which a running lane takes newcomers
 JOIN_AFTER_STEPS = 2  # ... or when the oldest waiting item has waited this many steps
+# Longest run of steps inside one ``advance`` call while nothing changes (so that the
+# thread looks at its inbox and at cancellations at least this often).
+RUN_S = 0.05
+
+Entry = _Entry[Any, Any]
 
 
 @dataclass(eq=False)
 class _LaneState:
     lane: Lane
-    entries: dict[int, _Entry[Any, Any]] = field(default_factory=dict)  # by id(entry)
-    joined: dict[int, float] = field(default_factory=dict)  # when each entry joined
-    cost: int = 0  # the running entries' cost
-    task: asyncio.Task[None] | None = None  # the step in flight
-    steps: int = 0  # steps since it last took newcomers
+    # the event loop's view: handed to the lane and not answered yet, by id(entry)
+    entries: dict[int, Entry] = field(default_factory=dict)
+    joined: dict[int, float] = field(default_factory=dict)  # when each was handed over
+    cost: int = 0  # the handed-over entries' cost (the lane's budget)
     busy_s: float = 0.0  # stepping time since an item last finished (the wait estimate)
+    # shared with the lane's thread, under ``lock``
+    inbox: deque[Entry] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    working: bool = False  # its thread is running
+    stop: bool = False  # shutting down: the thread leaves at its next turn
 
 
 class ContinuousBatcher(Batcher[Any, Any]):
@@ -66,47 +79,34 @@ class ContinuousBatcher(Batcher[Any, Any]):
     def busy(self) -> bool:
         return super().busy or any(s.entries for s in self._lanes)
 
+    async def close(self, grace_s: float) -> None:
+        await super().close(grace_s)
+        for state in self._lanes:
+            state.stop = True
+
+    # -- the event loop's side ----------------------------------------------------------
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
             now = self._clock()
             self._prune(now)
             for state in sorted(self._lanes, key=lambda s: s.cost):  # the emptiest first
-                if state.task is None:
-                    self._schedule(state, now)
-            timeout = None
+                joining = self._joining(state)
+                if joining:
+                    self._hand_over(state, joining, now, loop)
             deadlines = [e.deadline for e in self._pending if e.deadline is not None]
-            if deadlines:
-                timeout = max(0.0, min(deadlines) - now)
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
-    def _schedule(self, state: _LaneState, now: float) -> None:
-        """Start the lane's next step if it has anything to run (or to forget)."""
-        leaving = [
-            i
-            for i, e in state.entries.items()
-            if e.future.done() or (e.deadline is not None and e.deadline <= now)
-        ]
-        joining = self._joining(state, len(state.entries) - len(leaving))
-        if not joining and not state.entries:
-            return
-        state.task = asyncio.get_running_loop().create_task(self._advance(state, joining, leaving))
-        self._running.add(state.task)
-        state.task.add_done_callback(self._batch_done)
-
-    def _joining(self, state: _LaneState, running: int) -> list[_Entry[Any, Any]]:
-        """Queued items this lane takes now, oldest first, within its budget; ``running``:
-        the items staying in it."""
-        if not self._pending or not state.lane.can_admit():
+    def _joining(self, state: _LaneState) -> list[Entry]:
+        """Queued items this lane takes now, oldest first, within its budget."""
+        if not self._pending:
             return []
         lim = self.limits
-        if running and not (
-            len(self._pending) >= JOIN_RATIO * running or state.steps >= JOIN_AFTER_STEPS
-        ):
-            return []
-        taken: list[_Entry[Any, Any]] = []
-        cost, count = state.cost, running
+        taken: list[Entry] = []
+        cost, count = state.cost, len(state.entries)
         for e in self._pending:
             if count >= lim.max_batch_size or (count and cost + e.cost > lim.max_batch_tokens):
                 break
@@ -120,60 +120,73 @@ class ContinuousBatcher(Batcher[Any, Any]):
             self._observer.depth(len(self._pending))
         return taken
 
-    async def _advance(
-        self, state: _LaneState, joining: list[_Entry[Any, Any]], leaving: list[int]
+    def _hand_over(
+        self,
+        state: _LaneState,
+        joining: list[Entry],
+        now: float,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        started = self._clock()
-        self._leave(state, leaving, started)
         waited = ahead = 0.0
         for e in joining:
-            self._observer.queued(started - e.enqueued)
+            self._observer.queued(now - e.enqueued)
             if e.ahead > 0:
-                waited += started - e.admitted
+                waited += now - e.admitted
                 ahead += e.ahead
             state.entries[id(e)] = e
-            state.joined[id(e)] = started
+            state.joined[id(e)] = now
             state.cost += e.cost
             self._in_batch.add(e)
         if ahead:
             self._estimate.waited(waited, ahead)
-        state.steps = 0 if joining else state.steps + 1
-        ids = [(id(e), e.item, e.key) for e in joining]
-        run = self._guard(state.lane.advance)
-        loop = asyncio.get_running_loop()
-        try:
-            finished = await loop.run_in_executor(self._executor, run, ids, leaving)
-        except Exception as exc:
-            self._fail(state, exc, started)
-            return
-        finally:
-            state.task = None
-        seconds = self._clock() - started
+        with state.lock:
+            state.inbox.extend(joining)
+            if state.working:
+                return
+            state.working = True
+        loop.run_in_executor(self._executor, self._work, state, loop)
+
+    def _stepped(
+        self,
+        state: _LaneState,
+        finished: list[tuple[int, Any]],
+        left: list[Entry],
+        seconds: float,
+        rows: int,
+    ) -> None:
+        """On the event loop: a lane's run of steps ended; answer what finished."""
         state.busy_s += seconds
-        rows = len(state.entries)
         largest = max((e.cost for e in state.entries.values()), default=0)
         self._observer.batch(rows, state.cost, rows * largest, seconds, True)
-        costs = []
+        self._leave(state, left)
+        now, costs = self._clock(), []
         for i, out in finished:
-            e = state.entries.pop(i)
-            joined = state.joined.pop(i)
-            state.cost -= e.cost
-            self._in_batch.discard(e)
+            e = self._forget(state, i)
+            if e is None:
+                continue
             costs.append(e.cost)
             if not e.future.done():
-                e.future.set_result(Done(out, joined - e.enqueued, self._clock() - joined, rows))
+                joined = state.joined.pop(i, now)
+                e.future.set_result(Done(out, joined - e.enqueued, now - joined, rows))
         if costs:  # the lane's throughput: stepping seconds per unit of cost finished
             self._estimate.ran(state.busy_s, costs)
             state.busy_s = 0.0
+        self._wake.set()  # its budget has room again
 
-    def _leave(self, state: _LaneState, leaving: list[int], now: float) -> None:
-        """Entries leaving the lane: a cancelled one counted, an expired one told."""
-        cancelled = 0
-        for i in leaving:
-            e = state.entries.pop(i)
-            state.joined.pop(i)
+    def _forget(self, state: _LaneState, i: int) -> Entry | None:
+        e = state.entries.pop(i, None)
+        if e is not None:
             state.cost -= e.cost
             self._in_batch.discard(e)
+        return e
+
+    def _leave(self, state: _LaneState, left: list[Entry]) -> None:
+        """Entries that left the lane unfinished: a cancelled one counted, an expired one
+        told."""
+        cancelled = 0
+        for e in left:
+            self._forget(state, id(e))
+            state.joined.pop(id(e), None)
             if e.future.done():
                 cancelled += 1
             else:
@@ -184,20 +197,88 @@ class ContinuousBatcher(Batcher[Any, Any]):
         if cancelled:
             self._observer.dropped("cancelled", cancelled)
 
-    def _fail(self, state: _LaneState, exc: Exception, started: float) -> None:
-        """The lane's step failed: every item in it fails, and a new lane replaces it (the
-        old one's running state is not to be trusted)."""
-        rows = len(state.entries)
-        self._observer.batch(rows, state.cost, rows, self._clock() - started, False)
+    def _failed(self, state: _LaneState, exc: Exception, entries: list[Entry]) -> None:
+        """On the event loop: the lane's step failed; every item it held fails."""
+        self._observer.batch(len(entries), state.cost, len(entries), 0.0, False)
         error = exc if isinstance(exc, EngineError) else EngineError(f"{type(exc).__name__}: {exc}")
-        for e in state.entries.values():
-            self._in_batch.discard(e)
+        for e in entries:
+            self._forget(state, id(e))
+            state.joined.pop(id(e), None)
             if not e.future.done():
                 e.future.set_exception(error)
-        state.entries.clear()
-        state.joined.clear()
-        state.cost = 0
-        state.lane = self._make_lane()
+        self._wake.set()
+
+    # -- the lane's thread --------------------------------------------------------------
+    def _work(self, state: _LaneState, loop: asyncio.AbstractEventLoop) -> None:
+        """Step the lane while it holds anything: take in the inbox between steps (all of it
+        into an idle lane; into a running one by ``JOIN_RATIO`` / ``JOIN_AFTER_STEPS``),
+        drop the cancelled and the expired, post what finished to the event loop."""
+        running: dict[int, Entry] = {}
+        waiting: list[Entry] = []
+        since = 0  # steps since the lane last took newcomers
+
+        def post(callback: Callable[..., None], *args: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed (shutdown)
+                loop.call_soon_threadsafe(callback, *args)
+
+        while True:
+            with state.lock:
+                waiting.extend(state.inbox)
+                state.inbox.clear()
+                if state.stop or not (running or waiting):
+                    state.working = False
+                    return
+            now = self._clock()
+            gone = [e for e in [*running.values(), *waiting] if _gone(e, now)]
+            leaving = [id(e) for e in gone if id(e) in running]
+            for e in gone:
+                running.pop(id(e), None)
+            waiting = [e for e in waiting if not _gone(e, now)]
+            lane = state.lane
+            joining: list[Entry] = []
+            admit = not running or len(waiting) >= JOIN_RATIO * len(running)
+            if waiting and lane.can_admit() and (admit or since >= JOIN_AFTER_STEPS):
+                joining, waiting = waiting, []
+            running.update((id(e), e) for e in joining)
+            since = 0 if joining else since + 1
+            started = self._clock()
+            try:
+                finished = self._guard(lane.advance)(
+                    [(id(e), e.item, e.key) for e in joining],
+                    leaving,
+                    self._more(state, running, bool(waiting), started),
+                )
+            except Exception as exc:
+                with state.lock:  # a new lane for what comes next; this one's state is lost
+                    state.lane = self._make_lane()
+                post(self._failed, state, exc, [*running.values(), *gone])
+                running.clear()
+                continue
+            rows = len(running)
+            for i, _ in finished:
+                running.pop(i, None)
+            post(self._stepped, state, finished, gone, self._clock() - started, rows)
+
+    def _more(
+        self, state: _LaneState, running: dict[int, Entry], waiting: bool, started: float
+    ) -> Callable[[], bool]:
+        """Asked between steps inside ``advance``: step again without coming back — while
+        nothing waits to join (in the inbox or held back by the joining rule), none of the
+        running items is cancelled or out of time, and for at most ``RUN_S``. (A future's
+        state and a deque's length are single reads.)"""
+
+        def more() -> bool:
+            now = self._clock()
+            if waiting or state.inbox or state.stop or now - started > RUN_S:
+                return False
+            return not any(_gone(e, now) for e in running.values())
+
+        return more
+
+
+def _gone(e: Entry, now: float) -> bool:
+    """Cancelled (its client went away) or past its deadline."""
+    return e.future.done() or (e.deadline is not None and e.deadline <= now)
 
 
 def _no_batches(key: Any, items: list[Any]) -> list[Any]:

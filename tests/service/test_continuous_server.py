@@ -48,6 +48,7 @@ LONG = [
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start(
         tmp_path_factory.mktemp("logs"),
+        ATTNSERVE_CONTINUOUS_BATCHING="true",
         ATTNSERVE_ENGINE_WORKERS="1",  # one lane: every request shares one running batch
         ATTNSERVE_MAX_BATCH_SIZE="48",
     )
@@ -76,8 +77,9 @@ def test_the_model_serves_with_continuous_batching(server: Server) -> None:
 
 
 def test_an_older_graph_still_serves_in_static_batches(tmp_path: Path) -> None:
-    """en-fr/1's decoder step has no per-row positions: pinned, it serves as before."""
-    s = start(tmp_path, ATTNSERVE_VERSIONS="en-fr:1")
+    """en-fr/1's decoder step has no per-row positions: pinned, it serves as before, even
+    with continuous batching asked for."""
+    s = start(tmp_path, ATTNSERVE_VERSIONS="en-fr:1", ATTNSERVE_CONTINUOUS_BATCHING="true")
     try:
         model = _model(s)
         assert (model["version"], model["batching"]) == (1, "static")

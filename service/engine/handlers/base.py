@@ -10,7 +10,7 @@ together also makes ``lane()``s: the continuous batcher drives those instead."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,12 +47,16 @@ class Lane(Protocol):
     """The engine side of continuous batching (``service/engine/continuous.py``): one
     running batch that items join and leave between decoder steps, driven from one worker
     thread. ``advance`` takes the items joining now (id, item, key) and the ids leaving
-    (their clients went away, their deadline passed), runs one step, and returns the
-    (id, output) of every item that finished in it."""
+    (their clients went away, their deadline passed), runs one step — and more while none
+    has finished and ``more()`` says nothing waits for a turn — and returns the (id,
+    output) of every item that finished."""
 
     def can_admit(self) -> bool: ...
     def advance(
-        self, joining: Sequence[tuple[int, Any, Any]], leaving: Sequence[int]
+        self,
+        joining: Sequence[tuple[int, Any, Any]],
+        leaving: Sequence[int],
+        more: Callable[[], bool] = lambda: False,
     ) -> list[tuple[int, Any]]: ...
     @property
     def running(self) -> int: ...  # items in the running batch

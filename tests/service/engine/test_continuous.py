@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -41,6 +42,7 @@ class FakeLane:
         self.gate.set()
         self.fail = False
         self.static = False  # a static graph: joins an empty lane only
+        self.calls = 0  # advance() calls (each may run several steps)
 
     @property
     def running(self) -> int:
@@ -50,7 +52,10 @@ class FakeLane:
         return not (self.static and self.left)
 
     def advance(
-        self, joining: Sequence[tuple[int, Any, Any]], leaving: Sequence[int]
+        self,
+        joining: Sequence[tuple[int, Any, Any]],
+        leaving: Sequence[int],
+        more: Callable[[], bool] = lambda: False,
     ) -> list[tuple[int, str]]:
         self.gate.wait(10)
         if self.fail:
@@ -60,16 +65,19 @@ class FakeLane:
             self.told_leaving.append(i)
         for i, (name, steps), _ in joining:
             self.left[i] = (name, steps)
-        if not self.left:
-            return []
-        self.steps.append(sorted(name for name, _ in self.left.values()))
-        done = []
-        for i, (name, steps) in list(self.left.items()):
-            if steps <= 1:
-                done.append((i, name.upper()))
-                del self.left[i]
-            else:
-                self.left[i] = (name, steps - 1)
+        self.calls += 1
+        done: list[tuple[int, str]] = []
+        while self.left:  # a step; another while none finished and the batcher agrees
+            time.sleep(0.001)
+            self.steps.append(sorted(name for name, _ in self.left.values()))
+            for i, (name, steps) in list(self.left.items()):
+                if steps <= 1:
+                    done.append((i, name.upper()))
+                    del self.left[i]
+                else:
+                    self.left[i] = (name, steps - 1)
+            if done or not more():
+                break
         return done
 
 
@@ -182,3 +190,21 @@ async def test_shutdown_drains_running_items_then_fails_what_is_left() -> None:
     assert (await _result(quick)).output == "QUICK"
     with pytest.raises(ShuttingDown):
         await _result(endless)
+
+
+async def test_a_lane_runs_steps_on_its_thread_while_nothing_changes() -> None:
+    """No round trip through the event loop per step while nothing waits, finishes or is
+    cancelled; an item that arrives still joins within a couple of steps."""
+    lane = FakeLane()
+    b = _batcher(lane)
+    (long,) = b.submit([(("long", 300), 5)])
+    await until(lambda: len(lane.steps) >= 100)
+    assert lane.calls < len(lane.steps) / 5  # many steps per call
+    before = len(lane.steps)
+    (short,) = b.submit([(("short", 1), 5)])
+    await _result(short)
+    assert (
+        next(i for i, s in enumerate(lane.steps) if "short" in s) - before <= JOIN_AFTER_STEPS + 1
+    )
+    await _result(long)
+    await b.close(1)
