@@ -48,6 +48,13 @@ def _norm(spec: Any, ln: Any) -> None:
     spec.gamma, spec.beta = _t(ln.weight), _t(ln.bias)
 
 
+def _ffn(spec: Any, layer: Any) -> None:
+    """A pre-norm layer's feed-forward block: its norm, Linear, GELU, Linear."""
+    _norm(spec.layer_norm, layer.ln_ff)
+    _linear(spec.linear_0, layer.ff.net[0])
+    _linear(spec.linear_1, layer.ff.net[3])
+
+
 def build(model: Translator, out: Path, quantization: str | None = None) -> Path:
     """Write ``model`` as a CTranslate2 model directory ``out`` (``quantization``: None
     for float32, ``int8`` for CTranslate2's own int8)."""
@@ -67,9 +74,7 @@ def build(model: Translator, out: Path, quantization: str | None = None) -> Path
         _norm(spec.self_attention.layer_norm, layer.ln_attn)
         _linear(spec.self_attention.linear[0], attn.q_proj, attn.k_proj, attn.v_proj)
         _linear(spec.self_attention.linear[1], attn.out_proj)
-        _norm(spec.ffn.layer_norm, layer.ln_ff)
-        _linear(spec.ffn.linear_0, layer.ff.net[0])
-        _linear(spec.ffn.linear_1, layer.ff.net[3])
+        _ffn(spec.ffn, layer)
     _norm(enc.layer_norm, model.enc_ln)
     dec.embeddings.weight = embeddings
     dec.position_encodings.encodings = table
@@ -82,9 +87,7 @@ def build(model: Translator, out: Path, quantization: str | None = None) -> Path
         _linear(spec.attention.linear[0], cross.q_proj)
         _linear(spec.attention.linear[1], cross.k_proj, cross.v_proj)
         _linear(spec.attention.linear[2], cross.out_proj)
-        _norm(spec.ffn.layer_norm, layer.ln_ff)
-        _linear(spec.ffn.linear_0, layer.ff.net[0])
-        _linear(spec.ffn.linear_1, layer.ff.net[3])
+        _ffn(spec.ffn, layer)
     _norm(dec.layer_norm, model.dec_ln)
     dec.projection.weight = embeddings
     dec.projection.bias = np.zeros(cfg.vocab_size, dtype=np.float32)

@@ -255,16 +255,21 @@ class Batcher(Generic[Item, Out]):
         finally:
             self._in_batch.difference_update(batch)
 
+    def _started(self, entries: list[_Entry[Item, Out]], now: float) -> None:
+        """These entries leave the queue to run now: their queue time observed, and what a
+        unit of queued cost really cost them in waiting (all overheads in) learnt."""
+        waited = ahead = 0.0
+        for e in entries:
+            self._observer.queued(now - e.enqueued)
+            if e.ahead > 0:
+                waited += now - e.admitted
+                ahead += e.ahead
+        if ahead:
+            self._estimate.waited(waited, ahead)
+
     async def _execute_batch(self, batch: list[_Entry[Item, Out]]) -> None:
         started = self._clock()
-        waited = ahead = 0.0
-        for e in batch:
-            self._observer.queued(started - e.enqueued)
-            if e.ahead > 0:
-                waited += started - e.admitted
-                ahead += e.ahead
-        if ahead:  # what a unit of queued cost really costs in waiting, all overheads in
-            self._estimate.waited(waited, ahead)
+        self._started(batch, started)
         costs = [e.cost for e in batch]
         loop = asyncio.get_running_loop()
         try:

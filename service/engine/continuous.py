@@ -127,18 +127,12 @@ class ContinuousBatcher(Batcher[Any, Any]):
         now: float,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
-        waited = ahead = 0.0
+        self._started(joining, now)
         for e in joining:
-            self._observer.queued(now - e.enqueued)
-            if e.ahead > 0:
-                waited += now - e.admitted
-                ahead += e.ahead
             state.entries[id(e)] = e
             state.joined[id(e)] = now
             state.cost += e.cost
             self._in_batch.add(e)
-        if ahead:
-            self._estimate.waited(waited, ahead)
         with state.lock:
             state.inbox.extend(joining)
             if state.working:
