@@ -256,16 +256,11 @@ class Batcher(Generic[Item, Out]):
             self._in_batch.difference_update(batch)
 
     def _started(self, entries: list[_Entry[Item, Out]], now: float) -> None:
-        """These entries leave the queue to run now: their queue time observed, and what a
-        unit of queued cost really cost them in waiting (all overheads in) learnt."""
-        waited = ahead = 0.0
+        """Entries leave the queue to run: queue time observed; the wait per queued cost learnt."""
         for e in entries:
             self._observer.queued(now - e.enqueued)
-            if e.ahead > 0:
-                waited += now - e.admitted
-                ahead += e.ahead
-        if ahead:
-            self._estimate.waited(waited, ahead)
+        if ahead := sum(e.ahead for e in entries if e.ahead > 0):
+            self._estimate.waited(sum(now - e.admitted for e in entries if e.ahead > 0), ahead)
 
     async def _execute_batch(self, batch: list[_Entry[Item, Out]]) -> None:
         started = self._clock()
