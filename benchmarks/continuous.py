@@ -23,18 +23,18 @@ from typing import Any
 from benchmarks import loadgen, processes, workloads
 from core.text.inputs import translator_source
 from core.text.tokenizer import SubwordTokenizer
+from runtime.repository import load
 
 SHORT = 8  # source tokens (</s> included) of a "short" source
 VARIANTS = {"continuous": {}, "static": {"continuous_batching": "false"}}
 
 
 def _lengths(repository: Path, texts: list[str]) -> list[int]:
-    """Each text's source tokens as the service feeds its encoder."""
-    folder = max(
-        (repository / "en-fr").iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1
-    )
-    tok = SubwordTokenizer.load(folder / "tokenizer.json")
-    return [len(translator_source(tok.encode_masked(t)[0], 128)) for t in texts]
+    """Each text's source tokens as the service feeds its encoder (the served version)."""
+    mv = load(repository, "en-fr")
+    tok = SubwordTokenizer.load(mv.path / mv.config["tokenizer"])
+    limit = int(mv.config["max_input_tokens"])
+    return [len(translator_source(tok.encode_masked(t)[0], limit)) for t in texts]
 
 
 def _closed(s: processes.Server, w: workloads.Workload, seconds: float) -> dict[str, Any]:

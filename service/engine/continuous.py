@@ -223,11 +223,12 @@ class ContinuousBatcher(Batcher[Any, Any]):
                     state.working = False
                     return
             now = self._clock()
-            gone = [e for e in [*running.values(), *waiting] if _gone(e, now)]
-            leaving = [id(e) for e in gone if id(e) in running]
-            for e in gone:
-                running.pop(id(e), None)
-            waiting = [e for e in waiting if not _gone(e, now)]
+            gone = [e for e in (*running.values(), *waiting) if _gone(e, now)]
+            out = {id(e) for e in gone}
+            leaving = [i for i in out if i in running]
+            for i in leaving:
+                del running[i]
+            waiting = [e for e in waiting if id(e) not in out]
             lane = state.lane
             joining: list[Entry] = []
             admit = not running or len(waiting) >= JOIN_RATIO * len(running)

@@ -58,8 +58,6 @@ class Lane(Protocol):
         leaving: Sequence[int],
         more: Callable[[], bool] = lambda: False,
     ) -> list[tuple[int, Any]]: ...
-    @property
-    def running(self) -> int: ...  # items in the running batch
 
 
 class InputError(ValueError):

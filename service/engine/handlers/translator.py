@@ -243,10 +243,6 @@ class TranslateLane:
         self._sets: list[BeamSet] = []
         self._items: dict[int, tuple[Key, TranslateItem]] = {}
 
-    @property
-    def running(self) -> int:
-        return len(self._items)
-
     def can_admit(self) -> bool:
         return True  # into the youngest set, or a new one
 
