@@ -5,8 +5,9 @@ Every system is a real process on loopback (or the service at ``--url``): attnse
 its defaults, attnserve with batching off (``ATTNSERVE_MAX_BATCH_SIZE=1``), the naive
 PyTorch endpoint (benchmarks/baselines/naive.py), and two peers on the same ONNX graph and
 tokenizer: the plain FastAPI + ONNX Runtime endpoint (baselines/plain.py) and LitServe
-with its own batching (baselines/litserve_api.py). Ratios against the ceiling, the peers
-and the reference decoder are measured in interleaved rounds (baseline, service, baseline,
+with its own batching (baselines/litserve_api.py); for translation, CTranslate2 offline on
+the served weights (baselines/ctranslate2_model.py, greedy identity checked first). Ratios
+against the ceiling, the peers, CTranslate2 and the reference decoder are measured in interleaved rounds (baseline, service, baseline,
 …) and their median is reported: this machine is shared and its speed drifts by tens of
 percent between minutes, so only figures taken side by side are compared. A system not
 under load is paused (SIGSTOP), so that its idle CPU is not in another's figures.

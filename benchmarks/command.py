@@ -50,8 +50,9 @@ def _bench(p: argparse.ArgumentParser) -> None:
     p.description = (
         "Start the service (and its baselines) on loopback, drive them with "
         "open- and closed-loop load of real test-split texts, and write result.json and PNG "
-        "plots. The default run takes about 4 minutes. Needs the `train` extra (PyTorch, for "
-        "the baselines) and the test splits (`attnserve data`)."
+        "plots; translation is timed beside CTranslate2 on the served weights. The default run "
+        "takes about 6 minutes. Needs the `train` extra (PyTorch, for the baselines), the "
+        "`bench` extra (LitServe, CTranslate2) and the test splits (`attnserve data`)."
     )
     repository_flag(p, "the models to serve and measure")
     p.add_argument(
