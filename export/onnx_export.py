@@ -114,6 +114,7 @@ def export_translator(
     # row 1 joined one step later: its first cache column is padding, its positions lag
     past_mask = torch.tensor([[1, 1, 1], [0, 1, 1]])
     positions = torch.tensor([[3, 4], [2, 3]])
-    example = (tokens, past, past.clone(), cross_k, cross_v, mask, positions, past_mask)
+    top_k = torch.tensor(5)  # the search head's width: a scalar input, 1..vocabulary
+    example = (tokens, past, past.clone(), cross_k, cross_v, mask, positions, past_mask, top_k)
     export_graph(DecoderStepGraph(model), DECODER_STEP, example, decoder_path, model.cfg.max_len)
     return encoder_path, decoder_path

@@ -3,7 +3,8 @@
 Each case is one batch: batch 1 at length 1, batch 1 at the maximum length, 17 ragged
 lengths, a batch holding an all-padding row, and larger mixed batches; the decoder step
 also at an empty cache (the first step), a long cache, and several new tokens at once.
-Every output is compared (logits, cache, attention weights) and checked for NaN.
+Every output is compared (logits, cache, attention weights, the search head's best
+tokens) and checked for NaN.
 """
 
 from __future__ import annotations
@@ -102,15 +103,32 @@ def _compare(
     for precision, sess in sessions.items():
         got = sess.run(list(spec.outputs), feeds)
         diffs, nan = {}, False
+        named = dict(zip(spec.outputs, want, strict=True))
         for name, g, w in zip(spec.outputs, got, want, strict=True):
             if g.shape != tuple(w.shape):
                 raise ParityError(
                     f"{spec.name} {case}: {name} has shape {g.shape}, PyTorch {tuple(w.shape)}"
                 )
-            nan |= bool(np.isnan(g).any())
-            diffs[name] = float(np.abs(g - w.numpy()).max()) if g.size else 0.0
+            if g.dtype.kind == "f":
+                nan |= bool(np.isnan(g).any())
+            diffs[name] = _difference(name, g, w, named) if g.size else 0.0
         rows.append(ParityRow(spec.name, case, shapes, diffs, nan, precision))
     return rows
+
+
+def _difference(name: str, got: np.ndarray, want: torch.Tensor, named: dict) -> float:
+    """Max |ORT − PyTorch| of one output. The search head's token ids are held to what
+    they select, not to their order (near-equal log-probabilities may swap): PyTorch's
+    log-probabilities at ORT's ids against PyTorch's own best."""
+    if name == "top_ids":
+        logp = torch.log_softmax(named["logits"][:, -1].float(), dim=-1)
+        return _gap(logp.gather(1, torch.from_numpy(got)).numpy(), named["top_logp"].numpy())
+    return _gap(got, want.numpy())
+
+
+def _gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Max |a − b|, equal infinities (barred tokens' −inf) counting as no difference."""
+    return float(np.where(a == b, 0.0, np.abs(a - b)).max())
 
 
 def _sessions(paths: dict[str, Path]) -> dict[str, ort.InferenceSession]:
@@ -169,7 +187,8 @@ def check_translator(
         seen[0] = 0 if ragged else past  # a row that joins the running batch now
         past_mask = torch.from_numpy((np.arange(past)[None, :] >= past - seen[:, None]) * 1)
         positions = torch.from_numpy(seen[:, None] + np.arange(new)[None, :])
-        args = (tokens, self_k, self_v, cross_k, cross_v, mask, positions, past_mask)
+        top_k = torch.tensor(int(rng.integers(1, 60)))  # the search head's width varies too
+        args = (tokens, self_k, self_v, cross_k, cross_v, mask, positions, past_mask, top_k)
         rows += _compare(dec_sess, DECODER_STEP, step, args, case)
     return rows
 

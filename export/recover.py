@@ -30,7 +30,7 @@ from models import checkpoint
 from models.checkpoint import TASKS
 from models.translator import Translator
 from runtime.repository import versions
-from runtime.translator import is_ragged, static_step_feeds
+from runtime.translator import static_step_feeds
 
 GRAPHS = {"classification": ("classifier",), "translation": ("encoder", "decoder_step")}
 TOLERANCE = 1e-4
@@ -146,9 +146,7 @@ def _check(model: nn.Module, tok: SubwordTokenizer, config: dict[str, Any], fold
         empty = np.zeros((layers, len(rows), heads, 0, head_dim), dtype=np.float32)
         bos = np.full((len(rows), 1), BOS_ID, dtype=np.int64)
         feeds = {"tokens": bos, "self_k": empty, "self_v": empty, "cross_k": k, "cross_v": v}
-        logits = dec.run(
-            ["logits"], static_step_feeds({**feeds, "src_mask": mask}, is_ragged(dec))
-        )[0]
+        logits = dec.run(["logits"], static_step_feeds({**feeds, "src_mask": mask}, dec))[0]
         assert isinstance(model, Translator)
         with torch.no_grad():
             tk, tv, _ = model.encode(torch.from_numpy(x), torch.from_numpy(mask))

@@ -4,7 +4,9 @@
   at run time) of every MatMul and embedding Gather.
 * fp16: for the GPU; inputs and outputs stay fp32 (``keep_io_types``) so callers and
   the cache feeds do not change. The attention mask constant (-1e4, ``models.nn``) is
-  representable in fp16, so masked scores cannot overflow to -inf and give NaN.
+  representable in fp16, so masked scores cannot overflow to -inf and give NaN. The
+  decoder step's search head (log-softmax, top-k) stays in fp32: the candidates' order is
+  decided there.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import QuantType, quantize_dynamic
-from onnxruntime.transformers.float16 import convert_float_to_float16
+from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+FP32_OPS = [*DEFAULT_OP_BLOCK_LIST, "LogSoftmax", "TopK"]
 
 
 def _without_value_info(path: Path, out: Path) -> Path:
@@ -43,7 +47,8 @@ def int8(src: Path, dst: Path) -> Path:
 def fp16(src: Path, dst: Path) -> Path:
     model = onnx.load(str(src))
     del model.graph.value_info[:]
-    onnx.save(convert_float_to_float16(model, keep_io_types=True), str(dst))
+    converted = convert_float_to_float16(model, keep_io_types=True, op_block_list=FP32_OPS)
+    onnx.save(converted, str(dst))
     return dst
 
 

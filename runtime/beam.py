@@ -15,7 +15,7 @@ runs until they have all left; the service's continuous batching drives the same
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from core.decoding import Decoding, Hypothesis
 from runtime.beamset import Array, BeamSet, EncodeFn, StepFn
@@ -36,10 +36,12 @@ def beam_search(
     length_penalty: float = 1.0,
     constrain_placeholders: bool = True,
     ragged: bool = False,
-) -> list[Hypothesis]:
+    on_step: Callable[[BeamSet], None] | None = None,
+) -> list[Hypothesis | None]:
     """The best hypothesis of each source, in order. ``step_fn`` takes (tokens, self_k,
     self_v, cross_k, cross_v, src_mask), and ``positions``, ``past_mask`` after them when
-    ``ragged``."""
+    ``ragged``. ``on_step`` sees the set after every step (sources keyed by their index):
+    it may read what each has agreed on, or drop some (their result is then None)."""
     check_beam(beam)
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
@@ -52,4 +54,6 @@ def beam_search(
     found: dict[Hashable, Hypothesis] = {}
     while len(beams):
         found.update(beams.step())
-    return [found[i] for i in range(len(lengths))]
+        if on_step is not None and len(beams):
+            on_step(beams)
+    return [found.get(i) for i in range(len(lengths))]

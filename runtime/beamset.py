@@ -24,16 +24,16 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 
 from core.decoding import Decoding, Hypothesis, length_limits
-from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
-from runtime.candidates import check_beam, log_softmax, top_k
-from runtime.search_rule import SourceBeams, choose
+from core.text.tokenizer import BOS_ID, SENTINEL_IDS
+from runtime.candidates import Candidates, check_beam
+from runtime.search_rule import SourceBeams, bar, best_candidates, choose, head_k
 
 Array = np.ndarray
 # (src_ids, src_mask) -> (cross_k, cross_v), each (L, B, h, S, hs)
 EncodeFn = Callable[[Array, Array], tuple[Array, Array]]
-# (tokens, self_k, self_v, cross_k, cross_v, src_mask[, positions, past_mask])
-#   -> (logits (B, T, V), self_k, self_v)
-StepFn = Callable[..., tuple[Array, Array, Array]]
+# (tokens, self_k, self_v, cross_k, cross_v, src_mask[, positions, past_mask], top_k=K)
+#   -> (each row's K best tokens (R, K), self_k, self_v (L, R, h, P+1, hs))
+StepFn = Callable[..., tuple[Candidates, Array, Array]]
 SENTINELS = np.array(SENTINEL_IDS, dtype=np.int64)
 
 
@@ -75,6 +75,22 @@ class BeamSet:
     @property
     def keys(self) -> list[Hashable]:
         return [s.key for s in self._sources]
+
+    def agreed(self, key: Hashable) -> list[int]:
+        """The tokens a running source's result is sure to begin with: the prefix that
+        every live beam and every hypothesis it has finished share (what a stream may
+        send before the search ends)."""
+        s = next(s for s in self._sources if s.key == key)
+        paths = [h for h, score in zip(s.history, s.scores, strict=True) if score > -np.inf]
+        paths += [h.tokens for h in s.finished]
+        if not paths:
+            return []
+        n = min(len(p) for p in paths)
+        first = paths[0]
+        for i in range(n):
+            if any(p[i] != first[i] for p in paths):
+                return first[:i]
+        return first[:n]
 
     def can_admit(self) -> bool:
         """Whether new sources may join now (always, unless the graph is static)."""
@@ -163,33 +179,23 @@ class BeamSet:
         hypothesis (they have left the set)."""
         if not self._sources:
             return []
-        logits, self_k, self_v = self._run()
-        last = logits[:, -1].astype(np.float32)
-        if not np.isfinite(last).all():
+        cand, self_k, self_v = self._run()
+        if cand.nonfinite.any():
             raise FloatingPointError("the decoder produced non-finite logits (NaN or inf)")
-        logp = log_softmax(last)  # (R, V)
-        logp[:, [PAD_ID, BOS_ID]] = -np.inf
         starts = np.cumsum([0, *(s.beam for s in self._sources)])
+        constrain = np.repeat([s.constrain for s in self._sources], [s.beam for s in self._sources])
         required = np.concatenate(
             [np.broadcast_to(s.required, (s.beam, len(SENTINEL_IDS))) for s in self._sources]
         )
-        constrain = np.repeat([s.constrain for s in self._sources], [s.beam for s in self._sources])
-        if constrain.any():
-            spent = self._emitted >= required  # (R, n_ph)
-            banned = spent & constrain[:, None]
-            logp[:, SENTINELS] = np.where(banned, -np.inf, logp[:, SENTINELS])
-            owed = (~spent).any(1) & constrain
-            logp[owed, EOS_ID] = -np.inf
-        vocab = logp.shape[1]
-        tops = self._candidates(logp, starts, vocab)
+        logp = bar(cand.logp, cand.ids, self._emitted >= required, constrain)  # (R, K)
+        tops = best_candidates(self._sources, starts, logp, cand.ids)
         next_rows: list[int] = []
         next_tokens: list[int] = []
         kept: list[SourceBeams] = []
         done: list[tuple[Hashable, Hypothesis]] = []
         for b, s in enumerate(self._sources):
             s.step += 1
-            top_scores, top_idx = tops[b]
-            live = choose(s, int(starts[b]), top_scores, top_idx, vocab)
+            live = choose(s, int(starts[b]), tops[b])
             if len(s.finished) >= s.beam or not live:
                 done.append((s.key, max(s.finished, key=lambda h: h.score)))
                 continue
@@ -211,7 +217,7 @@ class BeamSet:
         self._trim_cache()
         return done
 
-    def _run(self) -> tuple[Array, Array, Array]:
+    def _run(self) -> tuple[Candidates, Array, Array]:
         args = [
             self._tokens,
             self._self_k,
@@ -226,25 +232,7 @@ class BeamSet:
             positions = seen.astype(np.int64).reshape(-1, 1)  # (R, 1)
             past_mask = (np.arange(columns)[None, :] >= columns - seen[:, None]).astype(np.int64)
             args += [positions, past_mask]
-        return self._step(*args)
-
-    def _candidates(
-        self, logp: Array, starts: Array, vocab: int
-    ) -> list[tuple[list[float], list[int]]]:
-        """Per source, its 2·beam best (score, beam·vocab index) candidates; sources of
-        one beam width are selected together."""
-        out: list[tuple[list[float], list[int]]] = [([], [])] * len(self._sources)
-        widths: dict[int, list[int]] = {}
-        for b, s in enumerate(self._sources):
-            widths.setdefault(s.beam, []).append(b)
-        for beam, members in widths.items():
-            rows = np.concatenate([np.arange(starts[b], starts[b] + beam) for b in members])
-            scores = np.concatenate([self._sources[b].scores for b in members])
-            cand = (scores.reshape(-1, 1) + logp[rows]).reshape(len(members), beam * vocab)
-            top_scores, top_idx = top_k(cand, min(2 * beam, beam * vocab))
-            for b, sc, ix in zip(members, top_scores.tolist(), top_idx.tolist(), strict=True):
-                out[b] = (sc, ix)
-        return out
+        return self._step(*args, top_k=head_k(self._sources))
 
     # -- keeping the arrays tight -----------------------------------------------------------
     def _move_cross(self, rows: Array) -> None:

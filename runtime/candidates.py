@@ -1,7 +1,11 @@
 """What the beam searches share: log-softmax, the top-k candidate selection (ties to the
-lower index, as a stable sort gives), and the beam-width check."""
+lower index, as a stable sort gives), the beam-width check, and the search head: each
+row's best tokens after one decoder step (in the decoder-step graph since en-fr/3;
+``from_logits`` is its NumPy twin for graphs exported before)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,3 +52,30 @@ def check_beam(beam: int) -> None:
     """The one check of a beam width against what the search takes."""
     if not 1 <= beam <= MAX_BEAM:
         raise ValueError(f"beam must be in 1..{MAX_BEAM}, got {beam}")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One decoder step's best tokens per row, best first, as the search head gives them
+    (nothing barred yet: PAD, BOS and the placeholder rule are the search's to apply)."""
+
+    logp: Array  # (R, K) float32 log-probabilities
+    ids: Array  # (R, K) int64 token ids; equal log-probabilities by lower id
+
+    @property
+    def nonfinite(self) -> Array:
+        """(R,) rows whose logits held a NaN or +inf: log-softmax makes such a row all
+        NaN (and a row of nothing but −inf all −inf), so its best is not finite."""
+        out: Array = ~np.isfinite(self.logp[:, 0])
+        return out
+
+
+def from_logits(last: Array, k: int) -> Candidates:
+    """The search head in NumPy, from the last position's logits (R, V): what a
+    decoder-step graph carrying the head returns as ``top_logp``, ``top_ids``."""
+    logp = log_softmax(last.astype(np.float32, copy=False))  # (R, V)
+    broken = np.isnan(logp).any(axis=1)  # (R,) a NaN or +inf logit, or nothing but −inf
+    logp[broken] = -np.inf  # NaNs would not sort
+    top, idx = top_k(logp, min(k, logp.shape[1]))
+    top[broken, 0] = np.nan  # as the graph gives such a row: its best is not finite
+    return Candidates(top, idx.astype(np.int64))

@@ -1,19 +1,23 @@
 """One source's beams and the rule that advances them by one step: what ``runtime/beam.py``
 states (candidates read in order; an EOS finishes a hypothesis while fewer than ``beam``
 have; the others continue, up to ``beam``; at the length limit the live ones finish too;
-scores ``sum(log p) / step ** length_penalty``), applied to each source on its own."""
+scores ``sum(log p) / step ** length_penalty``), applied to each source on its own; and
+how a step's candidates are read from each row's best tokens (the search head's output)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.decoding import Hypothesis
-from core.text.tokenizer import EOS_ID
+from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 
 Array = np.ndarray
+NEVER = (PAD_ID, BOS_ID)  # tokens never generated
+# every token the placeholder rule may bar in a row besides: each sentinel, and EOS
+BARRABLE = len(SENTINEL_IDS) + 1
 
 
 @dataclass
@@ -32,19 +36,20 @@ class SourceBeams:
 
 
 def choose(
-    s: SourceBeams, start: int, top_scores: list[float], top_idx: list[int], vocab: int
+    s: SourceBeams, start: int, candidates: list[tuple[float, int, int]]
 ) -> list[tuple[int, int, float]]:
-    """The search rule for one source at its step: candidates in order; an EOS
-    finishes a hypothesis (while fewer than ``beam`` have), the others continue (up to
-    ``beam``); at the length limit the live ones finish too. Live (row, token, score)."""
+    """The search rule for one source at its step: ``candidates`` (score, row within the
+    source, token), best first, read in order; an EOS finishes a hypothesis (while fewer
+    than ``beam`` have), the others continue (up to ``beam``); at the length limit the
+    live ones finish too. Live (row, token, score), rows of the whole set."""
     live: list[tuple[int, int, float]] = []
-    for score, i in zip(top_scores, top_idx, strict=True):
+    for score, r, tok in candidates:
         if score == -np.inf:
             break
-        row, tok = start + i // vocab, i % vocab
+        row = start + r
         if tok == EOS_ID:
             if len(s.finished) < s.beam:
-                prefix = list(s.history[row - start])
+                prefix = list(s.history[r])
                 s.finished.append(Hypothesis(prefix, score / (s.step**s.length_penalty)))
         elif len(live) < s.beam:
             live.append((row, tok, score))
@@ -55,3 +60,58 @@ def choose(
             prefix = [*s.history[row - start], tok]
             s.finished.append(Hypothesis(prefix, score / (s.step**s.length_penalty)))
     return live
+
+
+def head_k(sources: Sequence[SourceBeams]) -> int:
+    """How many best tokens per row a step needs so that every source reads the same
+    candidates as from whole rows: a source's 2·beam best over its beam × vocabulary are
+    among its rows' own 2·beam best, once what may be barred in a row is set aside (PAD
+    and BOS always; every sentinel and EOS under the placeholder rule)."""
+    return max(2 * s.beam + len(NEVER) + (BARRABLE if s.constrain else 0) for s in sources)
+
+
+def best_candidates(
+    sources: Sequence[SourceBeams], starts: Array, logp: Array, ids: Array
+) -> list[list[tuple[float, int, int]]]:
+    """Per source, its 2·beam best (score, row within the source, token) over its
+    beam × vocabulary, best first, equal scores by (row, token) as a stable sort of the
+    flattened candidates gives; sources of one beam width are selected together. Each
+    row's own best (``logp``, ``ids`` (R, K), after ``bar``) hold them (``head_k``)."""
+    out: list[list[tuple[float, int, int]]] = [[] for _ in sources]
+    widths: dict[tuple[int, bool], list[int]] = {}
+    for b, s in enumerate(sources):
+        widths.setdefault((s.beam, s.constrain), []).append(b)
+    for (beam, constrain), members in widths.items():
+        k = min(logp.shape[1], 2 * beam + len(NEVER) + (BARRABLE if constrain else 0))
+        rows = np.concatenate([np.arange(starts[b], starts[b] + beam) for b in members])
+        scores = np.concatenate([sources[b].scores for b in members])
+        n = len(members)
+        cand = (scores[:, None] + logp[rows, :k]).reshape(n, beam * k)
+        tok = ids[rows, :k].reshape(n, beam * k)
+        row = np.broadcast_to(np.repeat(np.arange(beam), k), (n, beam * k))
+        order = np.lexsort((tok, row, -cand), axis=-1)[:, : 2 * beam]  # (n, 2·beam)
+        picked = zip(
+            np.take_along_axis(cand, order, 1).tolist(),
+            np.take_along_axis(row, order, 1).tolist(),
+            np.take_along_axis(tok, order, 1).tolist(),
+            strict=True,
+        )
+        for b, (sc, r, t) in zip(members, picked, strict=True):
+            out[b] = list(zip(sc, r, t, strict=True))
+    return out
+
+
+def bar(logp: Array, ids: Array, spent: Array, constrain: Array) -> Array:
+    """``logp`` (R, K) with what may not be generated set to −inf: PAD and BOS; and on
+    constrained rows a sentinel the row has emitted as often as its source holds it
+    (``spent`` (R, n_ph)), and EOS while a sentinel is still owed."""
+    barred = np.isin(ids, NEVER)
+    if constrain.any():
+        first = SENTINEL_IDS[0]  # the sentinels' ids are consecutive
+        slot = ids - first
+        is_sentinel = (slot >= 0) & (slot < len(SENTINEL_IDS)) & constrain[:, None]
+        r, c = np.nonzero(is_sentinel)
+        barred[r, c] = spent[r, slot[r, c]]
+        owed = ~np.all(spent, axis=1, keepdims=True) & constrain[:, None]  # (R, 1)
+        barred |= (ids == EOS_ID) & owed
+    return np.where(barred, -np.inf, logp).astype(np.float32)

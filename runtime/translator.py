@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from core.text.placeholders import Masked
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
 from runtime.beam import beam_search, check_beam, log_softmax
 from runtime.beamset import BeamSet
+from runtime.candidates import Candidates, from_logits
 from runtime.repository import ModelVersion
 from runtime.session import Runner, create, pad
 
@@ -38,19 +39,27 @@ def is_ragged(decoder: ort.InferenceSession) -> bool:
     return {"positions", "past_mask"} <= {i.name for i in decoder.get_inputs()}
 
 
-def static_step_feeds(feeds: dict[str, np.ndarray], ragged: bool) -> dict[str, np.ndarray]:
+def has_head(decoder: ort.InferenceSession) -> bool:
+    """Whether a decoder-step graph ends in the search head (``top_k`` in; ``top_logp``,
+    ``top_ids`` out); graphs exported before en-fr/3 end in logits."""
+    return "top_k" in {i.name for i in decoder.get_inputs()}
+
+
+def static_step_feeds(
+    feeds: dict[str, np.ndarray], decoder: ort.InferenceSession, top_k: int = 1
+) -> dict[str, np.ndarray]:
     """``feeds`` (tokens, self_k, self_v, cross_k, cross_v, src_mask) for one static batch,
     every row having seen the whole cache: positions P, P+1, … and a mask of ones added
-    where the graph takes them."""
-    if not ragged:
-        return feeds
-    rows, new = feeds["tokens"].shape
-    past = feeds["self_k"].shape[3]
-    return {
-        **feeds,
-        "positions": np.tile(np.arange(past, past + new, dtype=np.int64), (rows, 1)),
-        "past_mask": np.ones((rows, past), dtype=np.int64),
-    }
+    where the graph takes them, and the search head's width where it has one."""
+    out = dict(feeds)
+    if is_ragged(decoder):
+        rows, new = feeds["tokens"].shape
+        past = feeds["self_k"].shape[3]
+        out["positions"] = np.tile(np.arange(past, past + new, dtype=np.int64), (rows, 1))
+        out["past_mask"] = np.ones((rows, past), dtype=np.int64)
+    if has_head(decoder):
+        out["top_k"] = np.array(top_k, dtype=np.int64)
+    return out
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class TranslatorRuntime:
             o.name for o in self.decoder.get_outputs()
         }
         self.ragged = is_ragged(self.decoder)
+        # graphs exported before en-fr/3 end in logits: the search head then runs in NumPy
+        self.has_head = has_head(self.decoder)
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, v = self._run_encoder(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
@@ -98,13 +109,23 @@ class TranslatorRuntime:
     def _feeds(self, *args: np.ndarray) -> dict[str, np.ndarray]:
         """The decoder step's inputs by name: (tokens, self_k, self_v, cross_k, cross_v,
         src_mask), then ``positions`` and ``past_mask`` where the caller has them (a
-        ``BeamSet`` on a ragged graph) or made for one static batch."""
+        ``BeamSet`` on a ragged graph) or made for one static batch; ``top_k`` 1 where the
+        graph has the search head (``_step`` sets the width it needs)."""
         feeds = dict(zip(STEP_INPUTS, args, strict=False))
-        return feeds if len(args) == len(STEP_INPUTS) else static_step_feeds(feeds, self.ragged)
+        if len(args) == len(STEP_INPUTS):
+            return {**feeds, "top_k": np.array(1)} if self.has_head else feeds
+        return static_step_feeds(feeds, self.decoder)
 
-    def _step(self, *args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, k, v = self._run_decoder(["logits", "self_k_out", "self_v_out"], self._feeds(*args))
-        return logits, k, v
+    def _step(self, *args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """One decoder step: each row's ``top_k`` best tokens and the grown cache."""
+        feeds = self._feeds(*args)
+        if self.has_head:
+            feeds["top_k"] = np.array(top_k, dtype=np.int64)
+            names = ["top_logp", "top_ids", "self_k_out", "self_v_out"]
+            logp, ids, k, v = self._run_decoder(names, feeds)
+            return Candidates(logp, ids), k, v
+        logits, k, v = self._run_decoder(["logits", "self_k_out", "self_v_out"], feeds)
+        return from_logits(logits[:, -1], top_k), k, v
 
     def beam_set(self) -> BeamSet:
         """An empty set of running beams over this model's graphs, for a decode loop that
@@ -152,6 +173,18 @@ class TranslatorRuntime:
     ) -> list[Hypothesis]:
         """One batch of encoded sources, decoded with ``decoding`` (the model's defaults
         when None)."""
+        found = self.watched_search(sources, decoding)
+        return [h for h in found if h is not None]
+
+    def watched_search(
+        self,
+        sources: Sequence[Sequence[int]],
+        decoding: Decoding | None = None,
+        on_step: Callable[[BeamSet], None] | None = None,
+    ) -> list[Hypothesis | None]:
+        """``search`` with ``on_step`` seeing the running set after every step (sources
+        keyed by their index): it may read what each has agreed on (a stream) and drop
+        some (their clients went away), whose result is then None."""
         d = decoding or self.decoding
         ids, mask = pad(sources)
         return beam_search(
@@ -166,6 +199,7 @@ class TranslatorRuntime:
             length_penalty=d.length_penalty,
             constrain_placeholders=d.constrain_placeholders,
             ragged=self.ragged,
+            on_step=on_step,
         )
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import __version__
 from service import explorer
-from service.api import control, docs, errors, v1, v2
+from service.api import control, docs, errors, v1, v1_stream, v2
 from service.api.auth import BearerAuth, Keys
 from service.api.call import ClientGone, gone_response
 from service.api.hot import HotRoutes
@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         return gone_response()
 
     app.include_router(v1.router)
+    app.include_router(v1_stream.router)
     app.include_router(v2.router)
     app.include_router(control.router)
     docs.install(app)

@@ -133,7 +133,7 @@ async def begin(
         try:
             ticket = batcher.admit(count, deadline)
         except Rejected as e:
-            raise _failed(slot, e) from None
+            raise failed(slot, e) from None
         try:
             yield Call(request, slot, deadline, ticket, timing or Timing())
         finally:
@@ -181,13 +181,19 @@ class Call:
             metrics.generated.labels(self.slot.name).inc(generated)
         return items, outputs
 
+    def submit(
+        self, items: Sequence[tuple[Any, int]], key: Hashable
+    ) -> list[asyncio.Future[Done[Any]]]:
+        """Queue the items (429 / 503 when they cannot be); their futures."""
+        try:
+            return self.ticket.submit(items, key, self.deadline)
+        except Rejected as e:
+            raise failed(self.slot, e) from None
+
     async def infer(self, items: Sequence[tuple[Any, int]], key: Hashable) -> list[Done[Any]]:
         """Queue the items and await them all (their timings join ``timing``); cancel them
         if the client goes away."""
-        try:
-            futures = self.ticket.submit(items, key, self.deadline)
-        except Rejected as e:
-            raise _failed(self.slot, e) from None
+        futures = self.submit(items, key)
         lost, watcher = _lost(self.request)
 
         def cancel(_: object) -> None:
@@ -213,12 +219,12 @@ class Call:
                 watcher.cancel()
         for error in outcomes:
             if isinstance(error, BaseException):
-                raise _failed(self.slot, error)
+                raise failed(self.slot, error)
         self.timing.add(outcomes)
         return outcomes
 
 
-def _failed(slot: Slot, error: BaseException) -> ApiError:
+def failed(slot: Slot, error: BaseException) -> ApiError:
     """The answer for an item refused or failed, at admission, at queueing or in its batch."""
     if isinstance(error, QueueFull):  # WouldMissDeadline included
         wait = str(max(1, math.ceil(error.retry_after_s)))

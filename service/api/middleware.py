@@ -27,7 +27,12 @@ errors = logging.getLogger("attnserve")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # a decoded path could forge log lines
 # the V2 inference route, its model and version (the hot routes match it too)
 INFER = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$")
-ENDPOINTS = {"/v1/classify": "classify", "/v1/translate": "translate", "/v1/attention": "attention"}
+ENDPOINTS = {
+    "/v1/classify": "classify",
+    "/v1/translate": "translate",
+    "/v1/translate/stream": "translate_stream",
+    "/v1/attention": "attention",
+}
 ALWAYS_OPEN = ("/v2/health/live", "/v2/health/ready", "/metrics")
 GONE = 499  # the access line's status for a client that left before its body was in
 

@@ -77,6 +77,38 @@ class TranslateRequest(_Request):
     )
 
 
+class TranslateStreamRequest(_Request):
+    text: StrictStr = Field(description="One English text.")
+    model: StrictStr | None = Field(None, description="Model name; by default en-fr.")
+    beam_size: StrictInt | None = Field(
+        None,
+        description="1 (greedy: every token as it is generated) to ATTNSERVE_MAX_BEAM_SIZE "
+        "(the prefix every live beam agrees on, as it grows); the model's default is 4.",
+    )
+    max_length: StrictInt | None = Field(
+        None, description="Most target tokens to generate (the model's limit by default)."
+    )
+    length_penalty: StrictFloat | StrictInt | None = Field(
+        None, description="Score = log p / length ** penalty (0 to 4; default 1)."
+    )
+    attention: StrictBool = Field(
+        False,
+        description="Each event also carries its new tokens' cross-attention rows (the last "
+        "decoder layer, averaged over heads; one row over the source tokens per new token).",
+    )
+    truncate: StrictBool = Field(False, description="Cut an over-long text instead of a 422.")
+    timeout: Timeout | None = Field(None, description="Seconds this request may wait.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "The file {name} could not be deleted.", "beam_size": 1},
+                {"text": "Save changes", "attention": True},
+            ]
+        },
+    )
+
+
 class Alignment(BaseModel):
     source_tokens: list[str]
     target_tokens: list[str]

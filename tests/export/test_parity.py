@@ -2,10 +2,13 @@
 
 from pathlib import Path
 
+import numpy as np
+import onnxruntime as ort
 import pytest
 
 from export import parity, variants
 from export.onnx_export import export_classifier, export_translator
+from runtime.candidates import Candidates, from_logits
 from tests.small_models import small_classifier, small_translator
 
 
@@ -80,3 +83,38 @@ def test_a_graph_of_other_weights_fails_the_check(classifier_graphs: dict[str, P
     other = small_classifier(300, seed=1)
     with pytest.raises(parity.ParityError, match="differs from PyTorch"):
         parity.require(parity.check_classifier(other, {"fp32": classifier_graphs["fp32"]}))
+
+
+def test_the_decoder_step_s_search_head_is_its_numpy_twin(
+    translator_graphs: dict[str, dict[str, Path]],
+) -> None:
+    """The graph's own best tokens, as many as asked for, equal
+    ``runtime.candidates.from_logits`` on the graph's logits; a row whose cache holds a
+    NaN comes out flagged, alone."""
+    model = small_translator(300)
+    sess = ort.InferenceSession(str(translator_graphs["decoder"]["fp32"]))
+    rng = np.random.default_rng(0)
+    rows, past, src = 64, 4, 5
+    cache = rng.standard_normal((2, rows, 4, past, 8)).astype(np.float32)
+    cache_v = cache.copy()
+    cache_v[:, 2] = np.nan
+    feeds = {
+        "tokens": rng.integers(20, 300, (rows, 1)),
+        "self_k": cache,
+        "self_v": cache_v,
+        "cross_k": rng.standard_normal((2, rows, 4, src, 8)).astype(np.float32),
+        "cross_v": rng.standard_normal((2, rows, 4, src, 8)).astype(np.float32),
+        "src_mask": np.ones((rows, src), np.int64),
+        "positions": np.full((rows, 1), past),
+        "past_mask": np.ones((rows, past), np.int64),
+    }
+    for k in (1, 8, 27, model.cfg.vocab_size):
+        names = ["logits", "top_logp", "top_ids"]
+        logits, logp, ids = sess.run(names, {**feeds, "top_k": np.array(k, np.int64)})
+        cand, twin = Candidates(logp, ids), from_logits(logits[:, -1], k)
+        assert np.flatnonzero(cand.nonfinite).tolist() == [2]
+        assert np.flatnonzero(twin.nonfinite).tolist() == [2]
+        ok = ~cand.nonfinite
+        assert ids.shape == (rows, k)
+        assert np.array_equal(ids[ok], twin.ids[ok])
+        assert np.allclose(logp[ok], twin.logp[ok], atol=1e-5)

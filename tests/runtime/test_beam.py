@@ -11,6 +11,7 @@ import torch
 from core.text.tokenizer import EOS_ID, SENTINEL_IDS
 from models.decoding import beam_search as reference
 from runtime import beam
+from runtime.candidates import Candidates, from_logits
 from tests.small_models import small_translator
 
 VOCAB = 120
@@ -27,10 +28,10 @@ def _fns(model):  # type: ignore[no-untyped-def]
             k, v, _ = model.encode(torch.from_numpy(ids), torch.from_numpy(mask))
         return k.numpy(), v.numpy()
 
-    def step(*args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
         with torch.no_grad():
             logits, k, v, _ = model.decode_step(*(torch.from_numpy(a) for a in args))
-        return logits.numpy(), k.numpy(), v.numpy()
+        return from_logits(logits[:, -1].numpy(), top_k), k.numpy(), v.numpy()
 
     return encode, step
 
@@ -108,9 +109,11 @@ def test_ties_go_to_the_lower_candidate_index_as_in_the_reference() -> None:
 def test_non_finite_logits_are_refused(model) -> None:  # type: ignore[no-untyped-def]
     encode, step = _fns(model)
 
-    def nan_step(*args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        logits, k, v = step(*args)
-        return np.full_like(logits, np.nan), k, v
+    def nan_step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        cand, k, v = step(*args, top_k=top_k)
+        logits = np.zeros((len(cand.ids), VOCAB), np.float32)
+        logits[-1, 7] = np.nan  # one logit of one row
+        return from_logits(logits, top_k), k, v
 
     ids, mask = _sources(2, seed=0)
     with pytest.raises(FloatingPointError, match="non-finite logits"):

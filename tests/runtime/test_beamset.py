@@ -14,6 +14,7 @@ import torch
 from core.decoding import Decoding, Hypothesis
 from runtime import beam
 from runtime.beamset import BeamSet
+from runtime.candidates import Candidates, from_logits
 from tests.runtime.test_beam import VOCAB, _fns, _sources
 from tests.small_models import small_translator
 
@@ -26,10 +27,10 @@ def model():  # type: ignore[no-untyped-def]
 
 
 def _ragged_step(model):  # type: ignore[no-untyped-def]
-    def step(*args: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
         with torch.no_grad():
             logits, k, v, _ = model.decode_step(*(torch.from_numpy(a) for a in args))
-        return logits.numpy(), k.numpy(), v.numpy()
+        return from_logits(logits[:, -1].numpy(), top_k), k.numpy(), v.numpy()
 
     return step
 
@@ -134,3 +135,47 @@ def test_bad_entries_are_refused(model) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="at least one token"):
         beams.admit([(0, [], Decoding(2, 10, 1.0))])
     assert beams.step() == [] and len(beams) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_what_a_source_has_agreed_on_is_how_its_result_begins(model, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """After every step, ``agreed`` is a prefix of the source's final result that only
+    grows; greedy agrees on every token as it comes; beams at last agree on all of it."""
+    entries = _entries(20, seed)
+    beams = BeamSet(_fns(model)[0], _ragged_step(model), CACHE, model.cfg.max_len, ragged=True)
+    beams.admit(entries)
+    seen: dict[int, list[list[int]]] = {e[0]: [] for e in entries}
+    found: dict[Hashable, Hypothesis] = {}
+    while len(beams):
+        found.update(beams.step())
+        for key in beams.keys:
+            seen[key].append(beams.agreed(key))  # type: ignore[index]
+    grew = 0
+    for key, _, d in entries:
+        final = found[key].tokens
+        for before, after in zip(seen[key], seen[key][1:], strict=False):
+            assert after[: len(before)] == before  # it only grows
+        for prefix in seen[key]:
+            assert final[: len(prefix)] == prefix
+        if d.beam_size == 1:
+            assert [len(p) for p in seen[key]] == list(range(1, len(seen[key]) + 1))
+        grew += bool(seen[key]) and len(seen[key][-1]) > 0
+    assert grew >= len(entries) // 2
+    with pytest.raises(StopIteration):
+        beams.agreed(entries[0][0])  # a source that has left
+
+
+def test_a_finished_hypothesis_and_the_live_beams_bound_the_agreed_prefix(model) -> None:  # type: ignore[no-untyped-def]
+    """The result may yet be a hypothesis already finished: what is agreed is shared with
+    those too; beams that are not live (−inf) do not count."""
+    from runtime.search_rule import SourceBeams
+
+    beams = BeamSet(_fns(model)[0], _ragged_step(model), CACHE, model.cfg.max_len, ragged=True)
+    scores = np.array([-1.0, -2.0, -np.inf], np.float32)
+    s = SourceBeams(
+        "k", 3, 40, 1.0, True, 4, np.zeros(16, int), scores, [[5, 6, 7], [5, 6, 8], [9]]
+    )
+    beams._sources.append(s)
+    assert beams.agreed("k") == [5, 6]
+    s.finished.append(Hypothesis([5, 3], -0.5))
+    assert beams.agreed("k") == [5]

@@ -20,11 +20,11 @@ def test_environment_then_flags() -> None:
     env = {
         "ATTNSERVE_PORT": "9000",
         "ATTNSERVE_MAX_BATCH_SIZE": "64",
-        "ATTNSERVE_VERSIONS": "en-fr:2, sentiment:1",
+        "ATTNSERVE_VERSIONS": "en-fr:3, sentiment:1",
     }
     s = load_settings({"port": 9100, "host": None}, environ=env)
     assert s.port == 9100 and s.max_batch_size == 64 and s.host == "127.0.0.1"
-    assert s.versions == {"en-fr": 2, "sentiment": 1}
+    assert s.versions == {"en-fr": 3, "sentiment": 1}
 
 
 @pytest.mark.parametrize(

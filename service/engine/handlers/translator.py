@@ -7,9 +7,9 @@ target) and ``Aligned`` (search, then the forced pass over what it generated).""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
@@ -18,6 +18,10 @@ from core.text.tokenizer import EOS_ID
 from runtime.beamset import BeamSet
 from runtime.translator import Translation, TranslatorRuntime
 from service.engine.handlers.base import InputError, check_length, maps, rounded
+from service.engine.stream import Stream
+
+if TYPE_CHECKING:
+    from service.engine.handlers.translate_lane import TranslateLane
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Aligned:
 
 
 Key = Decoding | Forced | Aligned
+# the output of a source that left its batch before it finished (its client went away):
+# nobody reads it, the batcher only needs one output per item
+LEFT = Translation("", float("-inf"), [])
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class TranslateItem:
     ids: list[int]  # source ids, ending in </s>
     masked: Masked
     target: list[int] | None = None  # the forced target (FORCED batches only)
+    # a streaming request's channel: what the search agrees on, step by step
+    stream: Stream | None = field(default=None, compare=False, repr=False)
 
 
 def _unmask_token(token: str, spans: Sequence[str]) -> str:
@@ -50,6 +59,10 @@ def _unmask_token(token: str, spans: Sequence[str]) -> str:
         i = int(token[3:-1])
         return spans[i] if i < len(spans) else token
     return token
+
+
+def _gone(item: TranslateItem) -> bool:
+    return item.stream is not None and item.stream.gone
 
 
 def _beam_rows(key: Key) -> int:
@@ -119,16 +132,43 @@ class TranslatorHandler:
         if isinstance(key, Forced):
             return [self._forced(it.ids, it.target or [], it.masked) for it in items]
         decoding = key.decoding if isinstance(key, Aligned) else key
-        hyps = self.runtime.search([it.ids for it in items], decoding)
-        return [self._found(key, it, h) for it, h in zip(items, hyps, strict=True)]
+        streamed = {i: it for i, it in enumerate(items) if it.stream is not None}
+        watch = (lambda beams: self.report(beams, streamed)) if streamed else None
+        hyps = self.runtime.watched_search([it.ids for it in items], decoding, watch)
+        return [
+            self._found(key, it, h) if h is not None else LEFT
+            for it, h in zip(items, hyps, strict=True)
+        ]
+
+    def report(self, beams: BeamSet, streamed: dict[int, TranslateItem]) -> None:
+        """After a step: each streamed source hears what its result is now sure to begin
+        with; those whose clients went away leave the set before the next step."""
+        running = set(beams.keys)
+        for i, it in streamed.items():
+            if i not in running or _gone(it):
+                continue
+            assert it.stream is not None
+            tokens = beams.agreed(i)
+            if len(tokens) > it.stream.sent:
+                rows = self._rows(it, tokens, it.stream.sent) if it.stream.attention else None
+                it.stream.grow(tokens, rows)
+        beams.drop([i for i, it in streamed.items() if i in running and _gone(it)])
+
+    def _rows(self, item: TranslateItem, tokens: list[int], sent: int) -> Any:
+        """The cross-attention rows (last layer, heads averaged) of ``tokens[sent:]``, from
+        the teacher-forced pass that ``return_alignment`` runs (one decoder call)."""
+        forced = self._forced(item.ids, tokens, item.masked).cross_attention
+        assert forced is not None
+        return forced[-1].mean(0)[sent : len(tokens)]  # (new, S)
 
     def _found(self, key: Key, item: TranslateItem, hyp: Hypothesis) -> Translation:
-        """What a search found for ``item``; after an ``Aligned`` search the forced pass's
-        attention maps over it too."""
+        """What a search found for ``item``; after an ``Aligned`` search (or for a stream
+        that asked for attention rows) the forced pass's attention maps over it too."""
         t = Translation(
             self.runtime.tokenizer.decode(hyp.tokens, item.masked.spans), hyp.score, hyp.tokens
         )
-        if not isinstance(key, Aligned):
+        wants_rows = item.stream is not None and item.stream.attention
+        if not isinstance(key, Aligned) and not wants_rows:
             return t
         forced = self._forced(item.ids, t.tokens, item.masked)
         return dataclasses.replace(forced, translation=t.translation, score=t.score)
@@ -137,6 +177,8 @@ class TranslatorHandler:
         """A running batch that sources join between decoder steps, where the model's
         decoder-step graph lets rows at different steps share a step (per-row positions);
         None for older graphs, which run in static batches."""
+        from service.engine.handlers.translate_lane import TranslateLane
+
         return TranslateLane(self) if self.runtime.ragged else None
 
     def _forced(self, source: list[int], target: list[int], masked: Masked) -> Translation:
@@ -220,63 +262,3 @@ class TranslatorHandler:
     @property
     def provider(self) -> str:
         return str(self.runtime.decoder.get_providers()[0])
-
-
-# A source joins the youngest running set of beams while that set has decoded at most this
-# many steps; otherwise it starts a new set. Every row of a set carries the set's longest
-# cache, so one set of mixed ages pays the oldest row's cache in every row (a decoder step
-# at 64 rows costs 6.4 ms with 5 cache columns, 11.0 ms with 60): offline on the test split
-# (256 sources, beam 4, 16 at a time, 1 thread) one rolling set took 7.05 s, static batches
-# 4.79 s, sets joined for up to 4 / 8 / 16 steps 5.22 / 4.52 / 5.10 s.
-JOIN_COLUMNS = 8
-
-
-class TranslateLane:
-    """Running sets of beams (``runtime.beamset.BeamSet``) for the continuous batcher,
-    stepped one after the other on the lane's thread. A search joins the youngest set (or
-    starts one, ``JOIN_COLUMNS``) and answers the step it finishes (after its forced pass
-    when ``Aligned``); a forced pass (``FORCED``) is one decoder call and answers as it
-    joins."""
-
-    def __init__(self, handler: TranslatorHandler) -> None:
-        self._handler = handler
-        self._sets: list[BeamSet] = []
-        self._items: dict[int, tuple[Key, TranslateItem]] = {}
-
-    def can_admit(self) -> bool:
-        return True  # into the youngest set, or a new one
-
-    def advance(
-        self,
-        joining: Sequence[tuple[int, TranslateItem, Key]],
-        leaving: Sequence[int],
-        more: Callable[[], bool] = lambda: False,
-    ) -> list[tuple[int, Translation]]:
-        h = self._handler
-        for beams in self._sets:
-            beams.drop(leaving)
-        for i in leaving:
-            self._items.pop(i, None)
-        done: list[tuple[int, Translation]] = []
-        searches = []
-        for i, item, key in joining:
-            if isinstance(key, Forced):
-                done.append((i, h.run_batch(key, [item])[0]))
-                continue
-            self._items[i] = (key, item)
-            searches.append((i, item.ids, key.decoding if isinstance(key, Aligned) else key))
-        if searches:
-            young = self._sets[-1] if self._sets else None
-            if young is None or young.columns > JOIN_COLUMNS or not young.can_admit():
-                young = h.runtime.beam_set()
-                self._sets.append(young)
-            young.admit(searches)
-        while True:  # one step of every set, again while none finished and none waits
-            for beams in self._sets:
-                for finished, hyp in beams.step():
-                    i = cast(int, finished)
-                    key, item = self._items.pop(i)
-                    done.append((i, h._found(key, item, hyp)))
-            self._sets = [b for b in self._sets if len(b)]
-            if done or not self._sets or not more():
-                return done

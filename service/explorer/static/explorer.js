@@ -35,6 +35,48 @@ async function api(path, body) {
   } catch (e) {
     throw new ApiError(`Could not reach the service (${e.message}). Is it still running?`);
   }
+  if (!response.ok) await refused(response);
+  return response.json();
+}
+
+// POST to /v1/translate/stream and read its Server-Sent Events: onText(text so far) at
+// each growth; the `done` event's data is the result. Refusals before the stream opens
+// are the API's JSON errors, as for api(); an `error` event is thrown the same way.
+async function streamTranslation(body, onText) {
+  const headers = { "Content-Type": "application/json" };
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers.Authorization = `Bearer ${key}`;
+  let response;
+  try {
+    response = await fetch("v1/translate/stream", { method: "POST", headers, body: JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(`Could not reach the service (${e.message}). Is it still running?`);
+  }
+  if (!response.ok || !(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+    await refused(response);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const record = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const name = (record.match(/^event: (.*)$/m) || [])[1];
+      const data = JSON.parse((record.match(/^data: (.*)$/m) || [])[1] || "null");
+      if (name === "tokens") onText(data.text);
+      else if (name === "done") return data;
+      else if (name === "error") throw new ApiError(`The translation failed: ${data.error.message}`);
+    }
+  }
+  throw new ApiError("The service closed the stream before the translation was done.");
+}
+
+// Throw the ApiError a refused response stands for (its JSON error's own words).
+async function refused(response) {
   let data = null;
   try {
     data = await response.json();
@@ -42,18 +84,25 @@ async function api(path, body) {
     // not JSON: the status line is all there is
   }
   if (response.status === 401) $("auth").hidden = false;
-  if (!response.ok) {
-    const err = data && data.error;
-    const said = typeof err === "string" ? err : err && err.message;
-    const detail = said || (data && JSON.stringify(data.detail)) || response.statusText;
-    const wait = response.headers.get("Retry-After");
-    const busy = response.status === 429 || response.status === 503;
-    const prefix = busy
-      ? `The service is busy${wait ? `; try again in ${wait} s` : ""}: `
-      : `The service refused this (${response.status}): `;
-    throw new ApiError(prefix + detail);
-  }
-  return data;
+  const err = data && data.error;
+  const said = typeof err === "string" ? err : err && err.message;
+  const detail = said || (data && JSON.stringify(data.detail)) || response.statusText;
+  const wait = response.headers.get("Retry-After");
+  const busy = response.status === 429 || response.status === 503;
+  const prefix = busy
+    ? `The service is busy${wait ? `; try again in ${wait} s` : ""}: `
+    : `The service refused this (${response.status}): `;
+  throw new ApiError(prefix + detail);
+}
+
+function showGrowing(text) {
+  $("summary").replaceChildren(
+    el("h2", {}, "Translation"),
+    el("p", { className: "answer", id: "translation", lang: "fr" }, text),
+    el("p", { className: "hint" }, "translating…"),
+  );
+  $("maps").hidden = true; // the maps shown are an earlier text's until this one's come
+  showResults(true);
 }
 
 function showError(message) {
@@ -154,8 +203,10 @@ async function explore(event) {
       let target = forced;
       if (!forced.trim()) {
         const beam = Number($("beam").value);
-        const translated = await api("v1/translate", { model: m.name, texts: [text], beam_size: beam, truncate });
-        result = { ...translated.results[0], beam };
+        // the translation appears as it decodes (greedy: token by token; a beam: the
+        // prefix its beams agree on), then its maps are asked for
+        const done = await streamTranslation({ model: m.name, text, beam_size: beam, truncate }, showGrowing);
+        result = { ...done, beam };
         target = result.translation;
       }
       const out = await api("v1/attention", { model: m.name, text, target, truncate });
@@ -216,6 +267,7 @@ function showTranslation(result, out) {
 
 // Group the maps by kind, fill the selectors, show the default map.
 function setMaps(out) {
+  $("maps").hidden = false;
   const maps = {};
   for (const a of out.attention) (maps[a.kind] ||= []).push(a);
   shown = { out, maps };

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from service.api.call import ClientGone, Timing, _failed, begin, find
+from service.api.call import ClientGone, Timing, begin, failed, find
 from service.api.errors import ApiError
 from service.door.protocol import LOST
 from service.engine.batcher import Batcher
@@ -71,22 +71,22 @@ async def test_find_names_what_to_change() -> None:
 
 async def test_a_model_that_does_not_serve_is_a_503_that_says_why() -> None:
     loading = Slot("a", state="loading", task="classification")
-    failed = Slot("b", state="failed", task="classification", error="bad graph")
-    registry = _registry(loading, failed)
+    broken = Slot("b", state="failed", task="classification", error="bad graph")
+    registry = _registry(loading, broken)
     assert "still loading" in _refusal(lambda: find(_request(), registry, "a")).message
     assert "failed to load: bad graph" in _refusal(lambda: find(_request(), registry, "b")).message
-    assert find(_request(), registry, "b", ready=False) is failed  # the readiness probe's view
+    assert find(_request(), registry, "b", ready=False) is broken  # the readiness probe's view
 
 
 async def test_each_refusal_has_its_status() -> None:
     slot = _ready("m", "classification")
-    full = _failed(slot, QueueFull("64 queued", retry_after_s=2.2))
+    full = failed(slot, QueueFull("64 queued", retry_after_s=2.2))
     assert (full.status, full.headers) == (429, {"Retry-After": "3"})
-    assert _failed(slot, WouldMissDeadline("late", 0.1)).headers == {"Retry-After": "1"}
-    assert _failed(slot, DeadlineExceeded("passed")).status == 504
-    assert _failed(slot, ShuttingDown("bye")).status == 503
-    assert _failed(slot, EngineError("CUDA")).status == 500
-    hidden = _failed(slot, KeyError("/etc/secret"))
+    assert failed(slot, WouldMissDeadline("late", 0.1)).headers == {"Retry-After": "1"}
+    assert failed(slot, DeadlineExceeded("passed")).status == 504
+    assert failed(slot, ShuttingDown("bye")).status == 503
+    assert failed(slot, EngineError("CUDA")).status == 500
+    hidden = failed(slot, KeyError("/etc/secret"))
     assert hidden.status == 500 and "secret" not in hidden.message and "KeyError" in hidden.message
 
 

@@ -115,7 +115,7 @@ def test_attention_as_a_png_heatmap(client: TestClient, model: str, query: str) 
 def test_models_lists_state_provider_and_limits(client: TestClient) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {"sentiment", "en-fr"}
-    served = {"sentiment": (1, [1]), "en-fr": (2, [1, 2])}  # the latest version serves
+    served = {"sentiment": (1, [1]), "en-fr": (3, [1, 3])}  # the latest version serves
     for name, m in models.items():
         assert m["state"] == "ready" and (m["version"], m["versions"]) == served[name]
         assert m["provider"] == "CPUExecutionProvider" and m["precision"] == "fp32"

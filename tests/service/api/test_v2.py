@@ -26,10 +26,11 @@ def test_model_metadata_and_readiness(client: TestClient) -> None:
         "label": [-1],
         "probabilities": [-1, 2],
     }
-    assert client.get("/v2/models/en-fr/versions/2").json()["versions"] == ["1", "2"]
+    assert client.get("/v2/models/en-fr/versions/3").json()["versions"] == ["1", "3"]
     assert client.get("/v2/models/en-fr/ready").status_code == 200
-    assert client.get("/v2/models/en-fr/versions/2/ready").status_code == 200
-    assert client.get("/v2/models/en-fr/versions/3/ready").status_code == 404
+    assert client.get("/v2/models/en-fr/versions/3/ready").status_code == 200
+    assert client.get("/v2/models/en-fr/versions/1/ready").status_code == 404  # not served
+    assert client.get("/v2/models/en-fr/versions/4/ready").status_code == 404
     assert client.get("/v2/models/nope/ready").status_code == 404
 
 

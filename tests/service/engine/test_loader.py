@@ -22,7 +22,7 @@ def test_each_task_gets_its_handler_warmed_up() -> None:
         slot = Slot(name)
         load_into(slot, s)
         assert slot.error is None and isinstance(slot.handler, kind)
-        latest = 1 if name == "sentiment" else 2
+        latest = 1 if name == "sentiment" else 3
         assert (slot.version, slot.device, slot.provider) == (latest, "cpu", "CPUExecutionProvider")
         assert slot.precision == slot.model.config["precision"]["cpu"]  # type: ignore[union-attr]
         assert slot.load_seconds is not None and slot.load_seconds > 0

@@ -220,6 +220,33 @@ def test_translation_greedy_and_forced(page: Any, server: Server) -> None:
     _check_map(page, cross.mean(0))
 
 
+def test_a_translation_appears_as_it_decodes(page: Any, server: Server) -> None:
+    """The page reads /v1/translate/stream: the translation grows on screen, token by
+    token for greedy, before the maps come (hidden meanwhile: they are the last text's)."""
+    _open(page, server, "en-fr")
+    page.select_option("#beam", "1")
+    page.fill("#text", SOURCE)
+    page.evaluate(
+        """() => { window.seen = [];
+        new MutationObserver(() => {
+            const t = document.querySelector('#translation');
+            const maps = document.querySelector('#maps');
+            if (t) window.seen.push([t.textContent, maps.hidden]);
+        }).observe(document.querySelector('#summary'), {childList: true, subtree: true}); }"""
+    )
+    page.click("#run")
+    page.wait_for_selector("#query:not([aria-busy])", state="attached")
+    assert page.is_hidden("#error"), page.inner_text("#error")
+    seen = page.evaluate("() => window.seen")
+    final = _api(server, "/v1/translate", {"model": "en-fr", "texts": [SOURCE], "beam_size": 1})
+    translation = final["results"][0]["translation"]
+    growing = [text for text, hidden in seen if hidden]
+    assert len(set(growing)) >= 5, seen  # one view per token, not the answer at once
+    assert all(translation.startswith(t) for t in growing)
+    assert seen[-1] == [translation, False]  # then the result, with its maps
+    assert page.is_visible("#heatmap")
+
+
 def test_the_api_s_errors_are_shown_in_its_words(page: Any, server: Server) -> None:
     _open(page, server, "sentiment")
     page.fill("#text", "word " * 400)
