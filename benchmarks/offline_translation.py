@@ -48,9 +48,16 @@ def _ours(runtimes: list[TranslatorRuntime], sources: list[list[int]], beam: int
     return tokens / (time.perf_counter() - started)
 
 
-def run(repository: Path, data: Path, rounds: int, sentences: int) -> dict[str, Any]:
+def run(
+    repository: Path,
+    data: Path,
+    rounds: int,
+    sentences: int,
+    sample: int = 200,
+    folder: Path = Path("bench-results/ctranslate2"),
+) -> dict[str, Any]:
+    """``sample``: test sources CTranslate2's layouts are tried on (every ``len // sample``-th)."""
     texts = [r["source"] for r in workloads.test_rows(data, "en-fr")]
-    folder = Path("bench-results/ctranslate2")
     version = load(repository, "en-fr")
     ours = {p: [TranslatorRuntime(version, p, threads=1) for _ in range(2)] for p in PRECISIONS}
     probe = ct2.Peer.open(repository, folder)
@@ -58,8 +65,8 @@ def run(repository: Path, data: Path, rounds: int, sentences: int) -> dict[str, 
     peers: dict[tuple[int, str], tuple[ct2.Peer, int]] = {}
     for beam in (1, 4):
         for p, compute in PRECISIONS.items():
-            sample = probe.sources(texts[:: len(texts) // 200][:200])
-            peer, tokens, _ = ct2.best(repository, folder, sample, beam, compute)
+            tried_on = probe.sources(texts[:: len(texts) // sample][:sample])
+            peer, tokens, _ = ct2.best(repository, folder, tried_on, beam, compute)
             peers[(beam, p)] = (peer, tokens)
     for r in range(rounds):
         chunk = texts[r::rounds][:sentences]

@@ -77,27 +77,36 @@ def _offline(rt: TranslatorRuntime, text: str) -> tuple[float, float]:
     return encoder, step
 
 
-def run(repository: Path, data: Path, sources: int) -> dict[str, Any]:
+def run(repository: Path, data: Path, sources: int, against: Path | None = None) -> dict[str, Any]:
     rows_all = workloads.test_rows(data, "en-fr")
     texts = [t["source"] for t in rows_all][:: max(1, len(rows_all) // sources)][:sources]
     rt = TranslatorRuntime(load(repository, "en-fr"), threads=1)
-    server = processes.start_service("stream", repository, Path("bench-results/logs"))
+    logs = Path("bench-results/logs")
+    servers = {"this": processes.start_service("stream", repository, logs)}
+    if against is not None:
+        servers["against"] = processes.start_service("stream-b", repository, logs, against)
     rows = []
     try:
-        for t in texts[:5]:  # warm both sides
-            _stream(server.port, t)
+        for t in texts[:5]:  # warm every side
+            for s in servers.values():
+                _stream(s.port, t)
             _offline(rt, t)
         for t in texts:
-            first, done = _stream(server.port, t)
+            row: dict[str, float] = {}
+            for name, s in servers.items():  # interleaved, source by source
+                first, done = _stream(s.port, t)
+                prefix = "" if name == "this" else "against_"
+                row.update({f"{prefix}first_s": first, f"{prefix}done_s": done})
             encoder, step = _offline(rt, t)
-            rows.append({"first_s": first, "done_s": done, "encoder_s": encoder, "step_s": step})
+            rows.append({**row, "encoder_s": encoder, "step_s": step})
     finally:
-        server.stop()
+        for s in servers.values():
+            s.stop()
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    ms = {k: round(1000 * med(k), 3) for k in ("first_s", "done_s", "encoder_s", "step_s")}
+    ms = {k: round(1000 * med(k), 3) for k in rows[0]}
     return {
         "sources": len(rows),
         "version": rt.model.version,
@@ -115,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repository", type=Path, default=Path("model_repository"))
     p.add_argument("--data", type=Path, default=Path("data"))
     p.add_argument("--sources", type=int, default=60)
+    p.add_argument(
+        "--against", type=Path, help="another checkout whose service is timed too, interleaved"
+    )
     p.add_argument("--out", type=Path, default=Path("bench-results/streaming.json"))
     a = p.parse_args(argv)
-    result = run(a.repository, a.data, a.sources)
+    result = run(a.repository, a.data, a.sources, a.against)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")
     ms = result["median_ms"]
@@ -126,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         f"first token {ms['first_s']} ms, done {ms['done_s']} ms; encoder {ms['encoder_s']} ms, "
         f"one decoder step {ms['step_s']} ms"
     )
+    if "against_first_s" in ms:
+        print(
+            f"{a.against}: first token {ms['against_first_s']} ms, done {ms['against_done_s']} ms"
+        )
     print(
         f"first token ÷ (encoder + step) = {result['first_vs_encoder_plus_step']}; "
         f"(first token − encoder) ÷ step = {result['first_minus_encoder_vs_step']} (target ≤ 2)"
