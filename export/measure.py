@@ -144,12 +144,17 @@ def decoder_step_speed(
     # on a graph without the search head the logits
     step_feeds = {p: static_step_feeds(feeds, sess, top_k=27) for p, sess in sessions.items()}
     headed = {p: has_head(sess) for p, sess in sessions.items()}
+    # the grown caches: stacked (self_k_out) or one per layer (self_k_out_0, …)
+    grown = {
+        p: [o.name for o in sess.get_outputs() if o.name.startswith(("self_k_out", "self_v_out"))]
+        for p, sess in sessions.items()
+    }
     times: dict[str, list[float]] = {p: [] for p in sessions}
     for _ in range(20):
         for p, sess in sessions.items():
             start = time.perf_counter()
             names = ["top_logp", "top_ids"] if headed[p] else ["logits"]
-            sess.run([*names, "self_k_out", "self_v_out"], step_feeds[p])
+            sess.run([*names, *grown[p]], step_feeds[p])
             times[p].append(time.perf_counter() - start)
     result: dict[str, Any] = {"shape": f"batch {rows}, cache {past}, source {src}"}
     result.update({f"{p}_ms": round(1000 * min(t), 2) for p, t in times.items()})

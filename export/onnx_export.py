@@ -21,12 +21,12 @@ from torch import Tensor, nn
 from export.graphs import (
     CLASSIFIER,
     CLASSIFIER_LOGITS_ONLY,
-    DECODER_STEP,
     ENCODER,
     ClassifierGraph,
     DecoderStepGraph,
     EncoderGraph,
     GraphSpec,
+    decoder_step_spec,
 )
 from models.classifier import Classifier
 from models.translator import Translator
@@ -34,8 +34,9 @@ from models.translator import Translator
 OPSET = 18  # the dynamo exporter's own opset; LayerNormalization is one op from 17 on
 
 
-def _dims(spec: GraphSpec, max_len: int) -> dict[str, dict[int, Any]]:
-    """``dynamic_shapes`` for ``torch.onnx.export``: one shared Dim per axis name."""
+def _dims(spec: GraphSpec, max_len: int) -> Any:
+    """``dynamic_shapes`` for ``torch.onnx.export``: one shared Dim per axis name, by
+    input name — or, for a module taking ``(first, *rest)``, as (first's, (rest's …))."""
     dims: dict[str, Any] = {}
     out: dict[str, dict[int, Any]] = {}
     for name in spec.inputs:
@@ -48,6 +49,9 @@ def _dims(spec: GraphSpec, max_len: int) -> dict[str, dict[int, Any]]:
                 )
             axes[axis] = dims[label]
         out[name] = axes
+    if spec.varargs:
+        first, *rest = spec.inputs
+        return (out[first], tuple(out[n] for n in rest))
     return out
 
 
@@ -115,6 +119,9 @@ def export_translator(
     past_mask = torch.tensor([[1, 1, 1], [0, 1, 1]])
     positions = torch.tensor([[3, 4], [2, 3]])
     top_k = torch.tensor(5)  # the search head's width: a scalar input, 1..vocabulary
-    example = (tokens, past, past.clone(), cross_k, cross_v, mask, positions, past_mask, top_k)
-    export_graph(DecoderStepGraph(model), DECODER_STEP, example, decoder_path, model.cfg.max_len)
+    caches = (*past.clone().unbind(0), *past.clone().unbind(0))  # one tensor per layer
+    crosses = (*cross_k.unbind(0), *cross_v.unbind(0))
+    example = (tokens, *caches, *crosses, mask, positions, past_mask, top_k)
+    spec = decoder_step_spec(layers)
+    export_graph(DecoderStepGraph(model), spec, example, decoder_path, model.cfg.max_len)
     return encoder_path, decoder_path

@@ -19,12 +19,12 @@ import torch
 
 from export.graphs import (
     CLASSIFIER,
-    DECODER_STEP,
     ENCODER,
     ClassifierGraph,
     DecoderStepGraph,
     EncoderGraph,
     GraphSpec,
+    decoder_step_spec,
 )
 from models.classifier import Classifier
 from models.translator import Translator
@@ -160,6 +160,7 @@ def check_translator(
     cfg = model.cfg
     enc_sess, dec_sess = _sessions(encoders), _sessions(decoders)
     encoder, step = EncoderGraph(model).eval(), DecoderStepGraph(model).eval()
+    spec = decoder_step_spec(cfg.dec_layers)
     rows = []
     # (case, source lengths, cache length, new tokens, ragged): a ragged case gives each
     # row its own number of real cache columns (right-aligned, 0 included) and positions
@@ -188,8 +189,9 @@ def check_translator(
         past_mask = torch.from_numpy((np.arange(past)[None, :] >= past - seen[:, None]) * 1)
         positions = torch.from_numpy(seen[:, None] + np.arange(new)[None, :])
         top_k = torch.tensor(int(rng.integers(1, 60)))  # the search head's width varies too
-        args = (tokens, self_k, self_v, cross_k, cross_v, mask, positions, past_mask, top_k)
-        rows += _compare(dec_sess, DECODER_STEP, step, args, case)
+        caches = (*self_k.unbind(0), *self_v.unbind(0), *cross_k.unbind(0), *cross_v.unbind(0))
+        args = (tokens, *caches, mask, positions, past_mask, top_k)  # the caches per layer
+        rows += _compare(dec_sess, spec, step, args, case)
     return rows
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from core.hashing import sha256_file
 from core.text.placeholders import MAX_PLACEHOLDERS, PLACEHOLDER_RE
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS, UNK_ID
-from export.graphs import CLASSIFIER, DECODER_STEP, ENCODER, GraphSpec
+from export.graphs import CLASSIFIER, ENCODER, GraphSpec, decoder_step_spec
 from models.classifier import Classifier
 from models.translator import Translator
 from runtime.repository import CONFIG, FORMAT, MANIFEST, versions
@@ -93,7 +93,10 @@ def model_config(
             role: {p: graph_file(role, p) for p in precisions}
             for role in ("encoder", "decoder_step")
         },
-        "io": {"encoder": _io(ENCODER), "decoder_step": _io(DECODER_STEP)},
+        "io": {
+            "encoder": _io(ENCODER),
+            "decoder_step": _io(decoder_step_spec(model.cfg.dec_layers)),
+        },
         "cache": {
             "layers": model.cfg.dec_layers,
             "heads": model.cfg.n_heads,

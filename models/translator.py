@@ -19,6 +19,7 @@ and one static batch).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -149,7 +150,28 @@ class Translator(nn.Module):
         past_mask: Tensor | None = None,  # (B, P)
     ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """``decode_step`` plus the decoder's self-attention (L, B, h, T, P+T)."""
-        past = self_k.size(3)
+        logits, ks, vs, ws, sws = self.decode_layers(
+            tokens, self_k, self_v, cross_k, cross_v, src_mask, positions, past_mask
+        )
+        return logits, torch.stack(ks), torch.stack(vs), torch.stack(ws), torch.stack(sws)
+
+    def decode_layers(
+        self,
+        tokens: Tensor,  # (B, T) new target tokens
+        self_k: Tensor | Sequence[Tensor],  # per layer (B, h, P, hs): stacked or one each
+        self_v: Tensor | Sequence[Tensor],
+        cross_k: Tensor | Sequence[Tensor],  # per layer (B, h, S, hs)
+        cross_v: Tensor | Sequence[Tensor],
+        src_mask: Tensor,  # (B, S)
+        positions: Tensor | None = None,  # (B, T)
+        past_mask: Tensor | None = None,  # (B, P)
+    ) -> tuple[Tensor, list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """One step, layer by layer: logits (B, T, V) and, per layer, the grown cache
+        (B, h, P+T, hs) ×2, the cross-attention (B, h, T, S) and the self-attention
+        (B, h, T, P+T). The exported decoder step takes and gives the caches one tensor per
+        layer, so that no layer's slice of a stacked cache is copied out, nor the grown
+        caches stacked, in every step."""
+        past = self_k[0].size(2)
         new = tokens.size(1)
         q_idx = torch.arange(new, device=tokens.device)  # (T,)
         causal = q_idx[None, :] <= q_idx[:, None]  # (T, T): new token t sees new tokens ≤ t
@@ -173,7 +195,7 @@ class Translator(nn.Module):
             ws.append(w)
             sws.append(sw)
         logits = self.out(self.dec_ln(x))  # (B, T, V)
-        return logits, torch.stack(ks), torch.stack(vs), torch.stack(ws), torch.stack(sws)
+        return logits, ks, vs, ws, sws
 
     def forward(self, src_ids: Tensor, src_mask: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher-forced logits (B, T, V) for training."""

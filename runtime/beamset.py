@@ -31,9 +31,11 @@ from runtime.search_rule import SourceBeams, bar, best_candidates, choose, head_
 Array = np.ndarray
 # (src_ids, src_mask) -> (cross_k, cross_v), each (L, B, h, S, hs)
 EncodeFn = Callable[[Array, Array], tuple[Array, Array]]
-# (tokens, self_k, self_v, cross_k, cross_v, src_mask[, positions, past_mask], top_k=K)
-#   -> (each row's K best tokens (R, K), self_k, self_v (L, R, h, P+1, hs))
-StepFn = Callable[..., tuple[Candidates, Array, Array]]
+# (tokens, self_k, self_v [one (R, h, P, hs) per layer], cross_k, cross_v (L, R, h, S, hs),
+#  src_mask[, positions, past_mask], top_k=K)
+#   -> (each row's K best tokens (R, K), self_k, self_v [one (R, h, P+1, hs) per layer])
+Layers = list[Array]  # one array per decoder layer
+StepFn = Callable[..., tuple[Candidates, Layers, Layers]]
 SENTINELS = np.array(SENTINEL_IDS, dtype=np.int64)
 
 
@@ -53,8 +55,11 @@ class BeamSet:
         self._cache_shape = cache_shape
         self._sources: list[SourceBeams] = []
         empty = np.zeros((layers, 0, heads, 0, hs), dtype=np.float32)
-        self._self_k, self._self_v = empty, empty.copy()  # (L, R, h, P, hs)
-        self._cross_k, self._cross_v = empty.copy(), empty.copy()  # (L, R, h, S, hs)
+        # the self-attention caches one array per layer, as the decoder step takes them and
+        # gives them back: (R, h, P, hs) each, reordered as beams move, never stacked
+        self._self_k = [np.zeros((0, heads, 0, hs), np.float32) for _ in range(layers)]
+        self._self_v = [np.zeros((0, heads, 0, hs), np.float32) for _ in range(layers)]
+        self._cross_k, self._cross_v = empty, empty.copy()  # (L, R, h, S, hs)
         self._src_mask = np.zeros((0, 0), dtype=np.int64)  # (R, S)
         self._tokens = np.zeros((0, 1), dtype=np.int64)  # (R, 1) each row's next input
         self._emitted = np.zeros((0, len(SENTINEL_IDS)), dtype=np.int64)  # (R, n_ph)
@@ -70,7 +75,7 @@ class BeamSet:
     @property
     def columns(self) -> int:
         """Cache columns P every row carries (the longest-running row's tokens)."""
-        return int(self._self_k.shape[3])
+        return int(self._self_k[0].shape[2])
 
     @property
     def keys(self) -> list[Hashable]:
@@ -119,16 +124,16 @@ class BeamSet:
         rep = np.repeat(np.arange(len(entries)), [d.beam_size for _, _, d in entries])
         new_k, new_v, new_mask = cross_k.take(rep, axis=1), cross_v.take(rep, axis=1), mask[rep]
         columns = max(self._src_mask.shape[1], width)
-        layers, heads, hs = self._cache_shape
+        _, heads, hs = self._cache_shape
         rows = len(rep)
         self._cross_k = _cat_padded(self._cross_k, new_k, columns)
         self._cross_v = _cat_padded(self._cross_v, new_v, columns)
         self._src_mask = np.concatenate(
             [_pad_last(self._src_mask, columns), _pad_last(new_mask, columns)]
         )
-        blank = np.zeros((layers, rows, heads, self.columns, hs), dtype=np.float32)
-        self._self_k = np.concatenate([self._self_k, blank], axis=1)
-        self._self_v = np.concatenate([self._self_v, blank], axis=1)
+        blank = np.zeros((rows, heads, self.columns, hs), dtype=np.float32)
+        self._self_k = [np.concatenate([k, blank]) for k in self._self_k]
+        self._self_v = [np.concatenate([v, blank]) for v in self._self_v]
         self._tokens = np.concatenate([self._tokens, np.full((rows, 1), BOS_ID, np.int64)])
         self._emitted = np.concatenate(
             [self._emitted, np.zeros((rows, len(SENTINEL_IDS)), dtype=np.int64)]
@@ -168,7 +173,8 @@ class BeamSet:
             start += s.beam
         idx = np.array(rows, dtype=np.int64)
         self._sources = kept
-        self._self_k, self._self_v = self._self_k.take(idx, axis=1), self._self_v.take(idx, axis=1)
+        self._self_k = [k.take(idx, axis=0) for k in self._self_k]
+        self._self_v = [v.take(idx, axis=0) for v in self._self_v]
         self._tokens, self._emitted = self._tokens[idx], self._emitted[idx]
         self._move_cross(idx)
         self._trim_cache()
@@ -209,7 +215,8 @@ class BeamSet:
         left = len(kept) != len(self._sources)
         self._sources = kept
         idx = np.array(next_rows, dtype=np.int64)
-        self._self_k, self._self_v = self_k.take(idx, axis=1), self_v.take(idx, axis=1)
+        self._self_k = [k.take(idx, axis=0) for k in self_k]  # each row's parent's cache
+        self._self_v = [v.take(idx, axis=0) for v in self_v]
         self._tokens = np.array(next_tokens, dtype=np.int64).reshape(-1, 1)
         self._emitted = self._emitted[idx] + (self._tokens == SENTINELS)
         if left:
@@ -217,8 +224,8 @@ class BeamSet:
         self._trim_cache()
         return done
 
-    def _run(self) -> tuple[Candidates, Array, Array]:
-        args = [
+    def _run(self) -> tuple[Candidates, Layers, Layers]:
+        args: list[Array | Layers] = [
             self._tokens,
             self._self_k,
             self._self_v,
@@ -248,8 +255,8 @@ class BeamSet:
         held = max((s.step for s in self._sources), default=0)
         extra = self.columns - held
         if extra > 0:
-            self._self_k = np.ascontiguousarray(self._self_k[:, :, :, extra:])
-            self._self_v = np.ascontiguousarray(self._self_v[:, :, :, extra:])
+            self._self_k = [np.ascontiguousarray(k[:, :, extra:]) for k in self._self_k]
+            self._self_v = [np.ascontiguousarray(v[:, :, extra:]) for v in self._self_v]
 
 
 def _pad_last(a: Array, width: int) -> Array:

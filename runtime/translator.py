@@ -20,7 +20,8 @@ from runtime.candidates import Candidates, from_logits
 from runtime.repository import ModelVersion
 from runtime.session import Runner, create, pad
 
-# the ragged decoder step's inputs, in order (``export/graphs.py``: DECODER_STEP)
+# the decoder step's inputs as a search passes them, in order; the caches stacked
+# (L, R, …) or one array per layer, fed as each graph takes them (``by_layer``)
 STEP_INPUTS = (
     "tokens",
     "self_k",
@@ -39,6 +40,29 @@ def is_ragged(decoder: ort.InferenceSession) -> bool:
     return {"positions", "past_mask"} <= {i.name for i in decoder.get_inputs()}
 
 
+CACHES = ("self_k", "self_v", "cross_k", "cross_v")
+Cache = np.ndarray | Sequence[np.ndarray]  # stacked (L, R, h, P, hs), or one (R, h, P, hs) a layer
+
+
+def is_layered(decoder: ort.InferenceSession) -> bool:
+    """Whether a decoder-step graph takes its caches one input per layer (``self_k_0``, …;
+    en-fr/3 on) rather than stacked (``self_k`` (L, R, …))."""
+    return "self_k_0" in {i.name for i in decoder.get_inputs()}
+
+
+def by_layer(feeds: dict[str, Any], layered: bool) -> dict[str, np.ndarray]:
+    """``feeds`` with each cache as the graph takes it: split into per-layer inputs (views
+    of a stacked array: nothing is copied) or stacked."""
+    out = dict(feeds)
+    for name in CACHES:
+        value = out.pop(name)
+        if layered:
+            out.update({f"{name}_{i}": layer for i, layer in enumerate(value)})
+        else:
+            out[name] = value if isinstance(value, np.ndarray) else np.stack(value)
+    return out
+
+
 def has_head(decoder: ort.InferenceSession) -> bool:
     """Whether a decoder-step graph ends in the search head (``top_k`` in; ``top_logp``,
     ``top_ids`` out); graphs exported before en-fr/3 end in logits."""
@@ -46,15 +70,16 @@ def has_head(decoder: ort.InferenceSession) -> bool:
 
 
 def static_step_feeds(
-    feeds: dict[str, np.ndarray], decoder: ort.InferenceSession, top_k: int = 1
+    feeds: dict[str, Any], decoder: ort.InferenceSession, top_k: int = 1
 ) -> dict[str, np.ndarray]:
     """``feeds`` (tokens, self_k, self_v, cross_k, cross_v, src_mask) for one static batch,
     every row having seen the whole cache: positions P, P+1, … and a mask of ones added
-    where the graph takes them, and the search head's width where it has one."""
-    out = dict(feeds)
+    where the graph takes them, the search head's width where it has one, and the caches
+    as it takes them (``by_layer``)."""
+    out = by_layer(feeds, is_layered(decoder))
     if is_ragged(decoder):
         rows, new = feeds["tokens"].shape
-        past = feeds["self_k"].shape[3]
+        past = np.shape(feeds["self_k"][0])[-2]
         out["positions"] = np.tile(np.arange(past, past + new, dtype=np.int64), (rows, 1))
         out["past_mask"] = np.ones((rows, past), dtype=np.int64)
     if has_head(decoder):
@@ -99,33 +124,48 @@ class TranslatorRuntime:
             o.name for o in self.decoder.get_outputs()
         }
         self.ragged = is_ragged(self.decoder)
-        # graphs exported before en-fr/3 end in logits: the search head then runs in NumPy
+        # graphs exported before en-fr/3 end in logits (the search head then runs in
+        # NumPy) and take their caches stacked
         self.has_head = has_head(self.decoder)
+        self.layered = is_layered(self.decoder)
+        layers = self.cache_shape[0]
+        if self.layered:
+            self._grown = [f"self_{kv}_out_{i}" for kv in "kv" for i in range(layers)]
+        else:
+            self._grown = ["self_k_out", "self_v_out"]
 
     def _encode(self, src_ids: np.ndarray, src_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k, v = self._run_encoder(["cross_k", "cross_v"], {"src_ids": src_ids, "src_mask": src_mask})
         return k, v
 
-    def _feeds(self, *args: np.ndarray) -> dict[str, np.ndarray]:
+    def _feeds(self, *args: Any) -> dict[str, np.ndarray]:
         """The decoder step's inputs by name: (tokens, self_k, self_v, cross_k, cross_v,
         src_mask), then ``positions`` and ``past_mask`` where the caller has them (a
         ``BeamSet`` on a ragged graph) or made for one static batch; ``top_k`` 1 where the
         graph has the search head (``_step`` sets the width it needs)."""
         feeds = dict(zip(STEP_INPUTS, args, strict=False))
         if len(args) == len(STEP_INPUTS):
+            feeds = by_layer(feeds, self.layered)
             return {**feeds, "top_k": np.array(1)} if self.has_head else feeds
         return static_step_feeds(feeds, self.decoder)
 
-    def _step(self, *args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
-        """One decoder step: each row's ``top_k`` best tokens and the grown cache."""
+    def _step(
+        self, *args: Any, top_k: int
+    ) -> tuple[Candidates, list[np.ndarray], list[np.ndarray]]:
+        """One decoder step: each row's ``top_k`` best tokens and the grown caches, one
+        (R, h, P+1, hs) array per layer."""
         feeds = self._feeds(*args)
         if self.has_head:
             feeds["top_k"] = np.array(top_k, dtype=np.int64)
-            names = ["top_logp", "top_ids", "self_k_out", "self_v_out"]
-            logp, ids, k, v = self._run_decoder(names, feeds)
-            return Candidates(logp, ids), k, v
-        logits, k, v = self._run_decoder(["logits", "self_k_out", "self_v_out"], feeds)
-        return from_logits(logits[:, -1], top_k), k, v
+            logp, ids, *grown = self._run_decoder(["top_logp", "top_ids", *self._grown], feeds)
+            cand = Candidates(logp, ids)
+        else:
+            logits, *grown = self._run_decoder(["logits", *self._grown], feeds)
+            cand = from_logits(logits[:, -1], top_k)
+        if not self.layered:  # stacked (L, R, …): its layers are views
+            return cand, list(grown[0]), list(grown[1])
+        half = len(grown) // 2
+        return cand, grown[:half], grown[half:]
 
     def beam_set(self) -> BeamSet:
         """An empty set of running beams over this model's graphs, for a decode loop that

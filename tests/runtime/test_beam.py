@@ -4,6 +4,8 @@ the search logic; tests/export/test_pipeline.py drives the real ONNX graphs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -28,10 +30,12 @@ def _fns(model):  # type: ignore[no-untyped-def]
             k, v, _ = model.encode(torch.from_numpy(ids), torch.from_numpy(mask))
         return k.numpy(), v.numpy()
 
-    def step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+    def step(*args: Any, top_k: int) -> tuple[Candidates, list[np.ndarray], list[np.ndarray]]:
+        # the self-attention caches come one array per layer: stacked for the model
+        stacked = (torch.from_numpy(np.stack(a) if isinstance(a, list) else a) for a in args)
         with torch.no_grad():
-            logits, k, v, _ = model.decode_step(*(torch.from_numpy(a) for a in args))
-        return from_logits(logits[:, -1].numpy(), top_k), k.numpy(), v.numpy()
+            logits, k, v, _ = model.decode_step(*stacked)
+        return from_logits(logits[:, -1].numpy(), top_k), list(k.numpy()), list(v.numpy())
 
     return encode, step
 
@@ -109,7 +113,7 @@ def test_ties_go_to_the_lower_candidate_index_as_in_the_reference() -> None:
 def test_non_finite_logits_are_refused(model) -> None:  # type: ignore[no-untyped-def]
     encode, step = _fns(model)
 
-    def nan_step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+    def nan_step(*args: Any, top_k: int) -> tuple[Candidates, list[np.ndarray], list[np.ndarray]]:
         cand, k, v = step(*args, top_k=top_k)
         logits = np.zeros((len(cand.ids), VOCAB), np.float32)
         logits[-1, 7] = np.nan  # one logit of one row

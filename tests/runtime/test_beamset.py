@@ -6,6 +6,7 @@ here); tests/export/test_pipeline.py runs the same check through the exported gr
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,10 +28,12 @@ def model():  # type: ignore[no-untyped-def]
 
 
 def _ragged_step(model):  # type: ignore[no-untyped-def]
-    def step(*args: np.ndarray, top_k: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+    def step(*args: Any, top_k: int) -> tuple[Candidates, list[np.ndarray], list[np.ndarray]]:
+        # the self-attention caches come one array per layer: stacked for the model
+        stacked = (torch.from_numpy(np.stack(a) if isinstance(a, list) else a) for a in args)
         with torch.no_grad():
-            logits, k, v, _ = model.decode_step(*(torch.from_numpy(a) for a in args))
-        return from_logits(logits[:, -1].numpy(), top_k), k.numpy(), v.numpy()
+            logits, k, v, _ = model.decode_step(*stacked)
+        return from_logits(logits[:, -1].numpy(), top_k), list(k.numpy()), list(v.numpy())
 
     return step
 

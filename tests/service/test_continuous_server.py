@@ -135,7 +135,11 @@ def test_a_client_that_hangs_up_mid_decode_leaves_at_the_next_step(server: Serve
         ).encode()
         + body
     )
-    time.sleep(0.5)  # decoding
+    steps = total(scrape(server.url), "attnserve_batch_size_count", model="en-fr")
+    started = steps
+    until = time.monotonic() + 30
+    while steps < started + 3 and time.monotonic() < until:  # a few steps in: decoding
+        steps = total(scrape(server.url), "attnserve_batch_size_count", model="en-fr")
     sock.close()
     deadline = time.monotonic() + 10
     cancelled = 0.0

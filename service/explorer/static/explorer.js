@@ -67,7 +67,11 @@ async function streamTranslation(body, onText) {
       buffer = buffer.slice(end + 2);
       const name = (record.match(/^event: (.*)$/m) || [])[1];
       const data = JSON.parse((record.match(/^data: (.*)$/m) || [])[1] || "null");
-      if (name === "tokens") onText(data.text);
+      if (name === "tokens") {
+        onText(data.text);
+        // events that came in one read are shown one after the other, not only the last
+        await new Promise((resolve) => setTimeout(resolve));
+      }
       else if (name === "done") return data;
       else if (name === "error") throw new ApiError(`The translation failed: ${data.error.message}`);
     }
