@@ -47,8 +47,9 @@ class ClassifyResponse(BaseModel):
     results: list[Classification]
 
 
-class TranslateRequest(_Request):
-    texts: list[StrictStr] = Field(description="English texts (1 to ATTNSERVE_MAX_TEXTS).")
+class _Decoding(_Request):
+    """The decoding options both translation routes take."""
+
     model: StrictStr | None = Field(None, description="Model name; by default en-fr.")
     beam_size: StrictInt | None = Field(
         None, description="1 (greedy) to ATTNSERVE_MAX_BEAM_SIZE; the model's default is 4."
@@ -59,13 +60,17 @@ class TranslateRequest(_Request):
     length_penalty: StrictFloat | StrictInt | None = Field(
         None, description="Score = log p / length ** penalty (0 to 4; default 1)."
     )
+    truncate: StrictBool = Field(False, description="Cut over-long texts instead of a 422.")
+    timeout: Timeout | None = Field(None, description="Seconds this request may wait.")
+
+
+class TranslateRequest(_Decoding):
+    texts: list[StrictStr] = Field(description="English texts (1 to ATTNSERVE_MAX_TEXTS).")
     return_alignment: StrictBool = Field(
         False,
         description="Also return the source–target alignment: the last decoder layer's "
         "cross-attention, averaged over heads; row i is the step that produced target token i.",
     )
-    truncate: StrictBool = Field(False, description="Cut over-long texts instead of a 422.")
-    timeout: Timeout | None = Field(None, description="Seconds this request may wait.")
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -77,27 +82,16 @@ class TranslateRequest(_Request):
     )
 
 
-class TranslateStreamRequest(_Request):
+class TranslateStreamRequest(_Decoding):
+    """Greedy streams every token as it is generated; a beam the prefix that every live
+    beam agrees on, as it grows."""
+
     text: StrictStr = Field(description="One English text.")
-    model: StrictStr | None = Field(None, description="Model name; by default en-fr.")
-    beam_size: StrictInt | None = Field(
-        None,
-        description="1 (greedy: every token as it is generated) to ATTNSERVE_MAX_BEAM_SIZE "
-        "(the prefix every live beam agrees on, as it grows); the model's default is 4.",
-    )
-    max_length: StrictInt | None = Field(
-        None, description="Most target tokens to generate (the model's limit by default)."
-    )
-    length_penalty: StrictFloat | StrictInt | None = Field(
-        None, description="Score = log p / length ** penalty (0 to 4; default 1)."
-    )
     attention: StrictBool = Field(
         False,
         description="Each event also carries its new tokens' cross-attention rows (the last "
         "decoder layer, averaged over heads; one row over the source tokens per new token).",
     )
-    truncate: StrictBool = Field(False, description="Cut an over-long text instead of a 422.")
-    timeout: Timeout | None = Field(None, description="Seconds this request may wait.")
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
