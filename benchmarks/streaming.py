@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import processes, workloads
+from export.measure import best_of
 from runtime.repository import load
 from runtime.translator import TranslatorRuntime
 
@@ -53,15 +54,6 @@ def _stream(port: int, text: str) -> tuple[float, float]:
     return (first if first is not None else done), done
 
 
-def _best(fn: Any, reps: int = 5) -> float:
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _offline(rt: TranslatorRuntime, text: str) -> tuple[float, float]:
     """(encoder seconds, first decoder step seconds) for this one source."""
     ((ids, _),) = rt.encode([text])
@@ -72,8 +64,8 @@ def _offline(rt: TranslatorRuntime, text: str) -> tuple[float, float]:
     empty = np.zeros((layers, 1, heads, 0, hs), dtype=np.float32)
     bos = np.array([[1]], dtype=np.int64)
     positions, past = np.zeros((1, 1), np.int64), np.zeros((1, 0), np.int64)
-    encoder = _best(lambda: rt._encode(src, mask))
-    step = _best(lambda: rt._step(bos, empty, empty, k, v, mask, positions, past, top_k=21))
+    encoder = best_of(lambda: rt._encode(src, mask), 5)
+    step = best_of(lambda: rt._step(bos, empty, empty, k, v, mask, positions, past, top_k=21), 5)
     return encoder, step
 
 

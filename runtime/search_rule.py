@@ -67,7 +67,12 @@ def head_k(sources: Sequence[SourceBeams]) -> int:
     candidates as from whole rows: a source's 2·beam best over its beam × vocabulary are
     among its rows' own 2·beam best, once what may be barred in a row is set aside (PAD
     and BOS always; every sentinel and EOS under the placeholder rule)."""
-    return max(2 * s.beam + len(NEVER) + (BARRABLE if s.constrain else 0) for s in sources)
+    return max(_width(s.beam, s.constrain) for s in sources)
+
+
+def _width(beam: int, constrain: bool) -> int:
+    """Best tokens per row that hold a source's candidates (``head_k``)."""
+    return 2 * beam + len(NEVER) + (BARRABLE if constrain else 0)
 
 
 def best_candidates(
@@ -82,7 +87,7 @@ def best_candidates(
     for b, s in enumerate(sources):
         widths.setdefault((s.beam, s.constrain), []).append(b)
     for (beam, constrain), members in widths.items():
-        k = min(logp.shape[1], 2 * beam + len(NEVER) + (BARRABLE if constrain else 0))
+        k = min(logp.shape[1], _width(beam, constrain))
         rows = np.concatenate([np.arange(starts[b], starts[b] + beam) for b in members])
         scores = np.concatenate([sources[b].scores for b in members])
         n = len(members)

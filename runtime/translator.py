@@ -41,7 +41,6 @@ def is_ragged(decoder: ort.InferenceSession) -> bool:
 
 
 CACHES = ("self_k", "self_v", "cross_k", "cross_v")
-Cache = np.ndarray | Sequence[np.ndarray]  # stacked (L, R, h, P, hs), or one (R, h, P, hs) a layer
 
 
 def is_layered(decoder: ort.InferenceSession) -> bool:
@@ -141,12 +140,11 @@ class TranslatorRuntime:
     def _feeds(self, *args: Any) -> dict[str, np.ndarray]:
         """The decoder step's inputs by name: (tokens, self_k, self_v, cross_k, cross_v,
         src_mask), then ``positions`` and ``past_mask`` where the caller has them (a
-        ``BeamSet`` on a ragged graph) or made for one static batch; ``top_k`` 1 where the
-        graph has the search head (``_step`` sets the width it needs)."""
+        ``BeamSet`` on a ragged graph) or made for one static batch (with ``top_k`` 1
+        where the graph has the search head; ``_step`` sets the width it needs)."""
         feeds = dict(zip(STEP_INPUTS, args, strict=False))
         if len(args) == len(STEP_INPUTS):
-            feeds = by_layer(feeds, self.layered)
-            return {**feeds, "top_k": np.array(1)} if self.has_head else feeds
+            return by_layer(feeds, self.layered)
         return static_step_feeds(feeds, self.decoder)
 
     def _step(

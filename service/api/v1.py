@@ -47,7 +47,7 @@ ERRORS = documented(
 )
 
 
-def _registry(request: Request) -> Registry:
+def registry_of(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
@@ -59,7 +59,7 @@ async def _texts(
     """The request of a /v1 route that takes ``texts``: the model, its deadline, the count,
     admission (refused before any work), then the texts themselves — in that order, so that
     a request that can never succeed hears 422 and an overload 429 before tokenising."""
-    registry = _registry(request)
+    registry = registry_of(request)
     slot = find(request, registry, body.model, task)
     deadline = checks.deadline_of(body.timeout, registry.settings)
     checks.check_count(body.texts, registry.settings)
@@ -72,7 +72,7 @@ def _json(body: dict[str, Any], timing: Timing) -> JSONResponse:
     return JSONResponse(body, headers=timing.headers())
 
 
-def _key(fn: Callable[..., Hashable], *args: Any, **kwargs: Any) -> Hashable:
+def batch_key(fn: Callable[..., Hashable], *args: Any, **kwargs: Any) -> Hashable:
     """A handler's batch key for the request's options; options it refuses are a 422."""
     try:
         return fn(*args, **kwargs)
@@ -86,7 +86,7 @@ async def _answer(request: Request, body: ClassifyRequest | TranslateRequest, ta
     async with _texts(request, body, task) as call:
         handler = call.handler
         options = {k: getattr(body, k) for k in handler.option_names}
-        key = _key(handler.options, **options)
+        key = batch_key(handler.options, **options)
         items, outputs = await call.answer(body.texts, key, body.truncate)
         results = handler.respond(items, outputs)
     slot = call.slot
@@ -133,7 +133,7 @@ async def attention(
     """Every attention map of one text: self-attention per layer (heads × query × key),
     the classifier's pooling weights, a translator's cross-attention over its translation
     (or over ``target`` when one is given)."""
-    registry = _registry(request)
+    registry = registry_of(request)
     slot = find(request, registry, body.model)
     deadline = checks.deadline_of(body.timeout, registry.settings)
     renderer: Renderer = request.app.state.renderer
@@ -141,7 +141,7 @@ async def attention(
         async with begin(request, slot, deadline, 1) as call:
             checks.check_texts([body.text], registry.settings, "text")
             handler = call.handler
-            key = _key(handler.attention_key, body.target)
+            key = batch_key(handler.attention_key, body.target)
             if body.target is not None:
                 checks.check_texts([body.target], registry.settings, "target")
             items = await call.prepare(
@@ -190,7 +190,7 @@ async def list_models(request: Request) -> dict[str, Any]:
     task, what the model is for and where it fails (`description`), labels, limits,
     execution provider, precision and CPU layout (engine workers × ONNX Runtime threads,
     and whether settings, `attnserve tune` or the defaults chose it)."""
-    registry = _registry(request)
+    registry = registry_of(request)
     s = registry.settings
     out = []
     for slot in registry.slots.values():

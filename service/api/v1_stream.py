@@ -5,11 +5,11 @@ JSON error with its status (404, 422, 429, 503): the model, the options, the tex
 queue. Then the response is ``text/event-stream``, one event per growth of the result:
 
     event: tokens
-    data: {"text": "Enregistrer les", "tokens": ["▁les"], "attention": [[…]]}
+    data: {"text": "Enregistrer les", "tokens": [" les"], "attention": [[…]]}
 
     event: done
     data: {"model": "en-fr", "version": 3, "translation": "…", "score": -0.21,
-           "tokens": ["▁modifications"], "attention": [[…], […]]}
+           "tokens": [" modifications"], "attention": [[…], […]]}
 
 ``text`` is the whole translation so far; ``tokens`` the new tokens. Greedy sends each
 token as it is generated; a beam sends the prefix every live beam (and every hypothesis
@@ -38,7 +38,7 @@ from service.api import checks
 from service.api.bodies import StrictRoute
 from service.api.call import INLINE_CHARS, Call, begin, failed, find
 from service.api.schemas import TranslateStreamRequest
-from service.api.v1 import ERRORS, _key, _registry
+from service.api.v1 import ERRORS, batch_key, registry_of
 from service.engine.handlers.base import rounded
 from service.engine.handlers.translator import TranslateItem, TranslatorHandler
 from service.engine.outcomes import Done
@@ -89,7 +89,7 @@ def event(name: str, data: dict[str, Any]) -> str:
 async def translate_stream(body: TranslateStreamRequest, request: Request) -> EventStream:
     """One translation streamed as it decodes (Server-Sent Events): greedy tokens as they
     are generated, a beam's agreed prefix as it grows, then the final result."""
-    registry = _registry(request)
+    registry = registry_of(request)
     slot = find(request, registry, body.model, "translation")
     deadline = checks.deadline_of(body.timeout, registry.settings)
     held = AsyncExitStack()
@@ -99,7 +99,7 @@ async def translate_stream(body: TranslateStreamRequest, request: Request) -> Ev
         handler = call.handler
         assert isinstance(handler, TranslatorHandler)
         options = {k: getattr(body, k) for k in ("beam_size", "max_length", "length_penalty")}
-        key = _key(handler.options, **options)
+        key = batch_key(handler.options, **options)
         inline = len(body.text) <= INLINE_CHARS
         ((item, cost),) = await call.prepare(
             handler.prepare, [body.text], key, body.truncate, inline=inline

@@ -69,9 +69,9 @@ class TranslateLane:
                     i = cast(int, finished)
                     key, item = self._items.pop(i)
                     done.append((i, h._found(key, item, hyp)))
-                streamed = {i: it for i, (_, it) in self._items.items() if it.stream is not None}
-                if streamed and len(beams):
-                    h.report(beams, streamed)
             self._sets = [b for b in self._sets if len(b)]
+            streamed = {i: it for i, (_, it) in self._items.items() if it.stream is not None}
+            for beams in self._sets if streamed else ():
+                h.report(beams, streamed)  # each set's own running sources
             if done or not self._sets or not more():
                 return done
