@@ -5,7 +5,7 @@ options."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -32,6 +32,7 @@ class Decoding:
     max_length: int  # new tokens at most, </s> included (see ``length_limits``)
     length_penalty: float
     constrain_placeholders: bool = True  # a placeholder is generated only as often as sent
+    block_repeats: bool = False  # the repetition guard (``repeat_bars``)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Decoding:
@@ -40,6 +41,7 @@ class Decoding:
             int(cfg["max_length"]),
             float(cfg["length_penalty"]),
             bool(cfg.get("constrain_placeholders", True)),
+            bool(cfg.get("block_repeats", False)),  # graphs exported before it: off
         )
 
     def but(self, **changes: Any) -> Decoding:
@@ -49,3 +51,25 @@ class Decoding:
             known = sorted(f.name for f in fields(self))
             raise ValueError(f"unknown decoding options {sorted(unknown)}; known: {known}")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# The repetition guard: a span of n generated tokens may follow itself at most
+# MAX_COPIES[n] - 1 times, so one token appears at most 3 times in a row and a phrase of 2
+# to 4 tokens at most twice in a row ("Gretttttttt", "files files files" cannot be made).
+MAX_COPIES = {1: 2, 2: 2, 3: 2, 4: 2}
+REPEAT_BARS = len(MAX_COPIES)  # at most one barred token per span length
+
+
+def repeat_bars(history: Sequence[int]) -> list[int]:
+    """Tokens that may not come next after ``history`` (generated tokens, no BOS): those
+    that would make a span of n tokens appear MAX_COPIES[n] + 1 times back to back."""
+    bars: list[int] = []
+    size = len(history)
+    for n, copies in MAX_COPIES.items():
+        need = n * copies  # the tokens that must already repeat with period n
+        if size < need:
+            continue
+        tail = history[size - need :]
+        if all(tail[i] == tail[i + n] for i in range(need - n)):
+            bars.append(int(tail[need - n]))  # the token that would start copy copies+1
+    return bars

@@ -42,6 +42,7 @@ def compare(
                     torch.from_numpy(mask),
                     beam=beam,
                     max_len=model.cfg.max_len,
+                    block_repeats=runtime.decoding.block_repeats,
                 )
             got = runtime.search(
                 seqs, runtime.decoding.but(beam_size=beam, max_length=model.cfg.max_len)

@@ -29,7 +29,7 @@ from typing import Any
 from core.hashing import sha256_file
 from core.precision import int8_allowed, quality_drop
 from export import measure, parity, variants
-from export.evaluate import evaluate_version
+from export.evaluate import evaluate_version, extra_sets
 from export.onnx_export import OPSET, export_classifier, export_translator
 from export.recover import recover_run
 from export.repository import (
@@ -275,10 +275,16 @@ def _export(
                 )
     if evaluate:
         metrics = {}
+        extra = extra_sets(meta, mv.task)
         for p in precisions:
-            log(f"[5/7] test-split figures, {p} ({len(rows_test)} rows)")
-            metrics[p] = evaluate_version(mv, p, rows_test)
+            sets = ", ".join(f"{k} ({len(v)})" for k, v in extra.items())
+            log(
+                f"[5/7] test-split figures, {p} ({len(rows_test)} rows){'; ' + sets if sets else ''}"
+            )
+            metrics[p] = evaluate_version(mv, p, rows_test, extra)
             log(f"      {headline(mv.task, metrics[p]['test'])}")
+            for k in extra:
+                log(f"      {k}: {headline(mv.task, metrics[p][k])}")
         info["metrics"] = metrics
     if measure_speed and rows_test:
         log("[6/7] speed: int8 against fp32 on this CPU; start-up; attention outputs")

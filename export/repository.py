@@ -107,6 +107,7 @@ def model_config(
             "length_penalty": 1.0,
             "max_length": model.cfg.max_len - 1,
             "constrain_placeholders": True,
+            "block_repeats": True,
             "length_rule": "new tokens ≤ min(max_length, 2 × source tokens + 10), </s> included",
         },
     }

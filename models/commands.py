@@ -51,12 +51,18 @@ def _rows(
             "or give your own --train-file/--valid-file"
         )
     manifest = folder / "manifest.json"
-    info = {"corpus_dir": str(folder.resolve())}
+    info: dict[str, Any] = {"corpus_dir": str(folder.resolve())}
     if manifest.is_file():
         from core.hashing import sha256_file
 
         info["manifest_sha256"] = sha256_file(manifest)
-    return list(read_jsonl(folder / "train.jsonl")), list(read_jsonl(folder / "valid.jsonl")), info
+    train = list(read_jsonl(folder / "train.jsonl"))
+    augment = folder / "augment.jsonl"  # short reviews that join training only
+    if task == "classifier" and augment.is_file() and not args.no_augment:
+        extra = list(read_jsonl(augment))
+        train += extra
+        info["augment_rows"] = len(extra)
+    return train, list(read_jsonl(folder / "valid.jsonl")), info
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -108,9 +114,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate(args.run, args.split, args.data, args.device)
     shown = {k: v for k, v in result.items() if k not in ("confusion_matrix", "per_class")}
-    for mode in ("greedy", "beam4"):
-        if mode in shown:
-            shown[mode] = {k: v for k, v in shown[mode].items() if k != "samples"}
+    for part in (shown, shown.get("unseen") or {}):
+        for mode in ("greedy", "beam4"):
+            if mode in part:
+                part[mode] = {k: v for k, v in part[mode].items() if k != "samples"}
+    for name in ("short_reviews", "short_reviews_blind"):
+        if name in shown:
+            shown[name] = {k: v for k, v in shown[name].items() if k in ("accuracy", "examples")}
     print(json.dumps(shown, indent=2, ensure_ascii=False))
     print(f"written to {args.run / 'metrics.json'}")
     return 0
@@ -167,6 +177,12 @@ def _train(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--valid-file", type=Path, help="your own validation data, same format")
     p.add_argument("--epochs", type=int, help="override the profile's maximum number of epochs")
+    p.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="classifier: train on the snippet pool alone, without the corpus's generated "
+        "short reviews (augment.jsonl)",
+    )
     p.add_argument("--max-examples", type=int, help="train on a random subset of this size")
     p.add_argument(
         "--composition",
@@ -195,8 +211,10 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--split",
         default="test",
-        choices=["train", "valid", "test"],
-        help="which split of the run's corpus to score (default: test)",
+        choices=["train", "valid", "test", "unseen"],
+        help="which split of the run's corpus to score (default: test; a translator is "
+        "then also scored on the held-out catalogs, `unseen`, and the sentiment classifier "
+        "on the short-review check set)",
     )
     p.add_argument("--data", type=Path, help="evaluate on this file instead of the corpus split")
     device_flag(p, "where torch runs the model (auto: cuda when torch sees a GPU, else cpu)")

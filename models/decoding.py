@@ -18,6 +18,9 @@ so every rule is spelled out:
   sentinel ``<phN>`` only as often as the source holds it, and may not end (EOS) before
   it has emitted every one of them — so placeholders come out exactly as they went in,
   unless the length limit cuts the hypothesis short;
+* the repetition guard (``block_repeats``, ``core.decoding.repeat_bars``): a hypothesis
+  may not generate a token that would repeat a span of 1 to 4 tokens back to back more
+  often than ``MAX_COPIES`` allows;
 * finished sources leave the batch, so the batch shrinks as it decodes.
 """
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from core.decoding import Hypothesis, length_limits
+from core.decoding import Hypothesis, length_limits, repeat_bars
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.translator import Translator
 
@@ -52,6 +55,7 @@ def beam_search(
     max_len: int = 128,
     length_penalty: float = 1.0,
     constrain_placeholders: bool = True,
+    block_repeats: bool = False,
 ) -> list[Hypothesis]:
     if not 1 <= beam <= 16:
         raise ValueError(f"beam must be in 1..16, got {beam}")
@@ -89,6 +93,11 @@ def beam_search(
             logp[:, sentinels] = logp[:, sentinels].masked_fill(spent, float("-inf"))
             owed = (~spent).any(1)  # (B·K,): a placeholder is still missing
             logp[:, EOS_ID] = logp[:, EOS_ID].masked_fill(owed, float("-inf"))
+        if block_repeats:
+            for row, generated in enumerate(history[:, 1:].tolist()):
+                barred = repeat_bars(generated)
+                if barred:
+                    logp[row, barred] = float("-inf")
         vocab = logp.size(1)
         cand = (scores.view(-1, 1) + logp).view(len(active), beam * vocab)
         # A stable sort: equal scores keep the lower index, so ties are broken the same way

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -85,16 +87,50 @@ def evaluate_translator(
     return out
 
 
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{3,}")  # one letter four times or more
+
+
+def degenerate(source: str, output: str) -> bool:
+    """A degenerate repetition: a letter four times in a row ("Gretttt"), or a run of 1 to
+    4 words three times back to back ("files files files"), that the source lacks."""
+    for m in _LETTER_RUN.finditer(output):
+        if m.group(0) not in source:
+            return True
+    words = output.split()
+    for n in range(1, 5):
+        for i in range(len(words) - 3 * n + 1):
+            run = words[i : i + n]
+            repeated = run == words[i + n : i + 2 * n] == words[i + 2 * n : i + 3 * n]
+            if repeated and " ".join(run * 3) not in source:
+                return True
+    return False
+
+
 def translation_metrics(rows: list[dict[str, str]], hyps: list[str]) -> dict[str, Any]:
-    """sacreBLEU, chrF and the share of sentences whose placeholders came out exactly."""
+    """sacreBLEU, chrF, the share of sentences whose placeholders came out exactly, the
+    outputs with a degenerate repetition, and per catalog where rows say (``origin``)."""
     sources = [r["source"] for r in rows]
     refs = [[r["target"] for r in rows]]
     with_ph = [i for i, s in enumerate(sources) if find_placeholders(s)]
     kept = sum(placeholders_kept(sources[i], hyps[i]) for i in with_ph)
+    repeats = [i for i in range(len(rows)) if degenerate(sources[i], hyps[i])]
+    origins = Counter(r["origin"] for r in rows if r.get("origin"))
+    by_origin = {}
+    for origin in sorted(origins):
+        idx = [i for i, r in enumerate(rows) if r.get("origin") == origin]
+        sub = [hyps[i] for i in idx], [[refs[0][i] for i in idx]]
+        by_origin[origin] = {
+            "sentences": len(idx),
+            "bleu": sacrebleu.corpus_bleu(*sub).score,
+            "chrf": sacrebleu.corpus_chrf(*sub).score,
+        }
     return {
         "bleu": sacrebleu.corpus_bleu(hyps, refs).score,
         "chrf": sacrebleu.corpus_chrf(hyps, refs).score,
         "placeholders_kept": kept / max(1, len(with_ph)),
+        "degenerate": len(repeats),
+        "degenerate_examples": [{"source": sources[i], "output": hyps[i]} for i in repeats[:5]],
+        **({"by_origin": by_origin} if by_origin else {}),
         "samples": [
             {"source": sources[i], "output": hyps[i], "reference": refs[0][i]}
             for i in range(0, len(rows), max(1, len(rows) // 8))
@@ -105,9 +141,12 @@ def translation_metrics(rows: list[dict[str, str]], hyps: list[str]) -> dict[str
 def evaluate(
     run: Path, split: str = "test", data_file: Path | None = None, device_name: str = "auto"
 ) -> dict[str, Any]:
-    """Evaluate the run folder's checkpoint on ``split`` of its corpus (or ``data_file``)."""
+    """Evaluate the run folder's checkpoint on ``split`` of its corpus (or ``data_file``);
+    on the test split, a translator also on the held-out catalogs (``unseen``) and a
+    sentiment classifier on the short-review check set (``short_reviews``)."""
     from models.data.jsonl import read_jsonl
     from models.data.loaders import load_classification, load_translation
+    from models.data.short_reviews import BLIND_SET, CHECK_SET, read_check_set
 
     device = pick_device(device_name)
     model, meta = checkpoint.load(run, str(device))
@@ -127,17 +166,26 @@ def evaluate(
             raise FileNotFoundError(f"{path} is missing: run `attnserve data` first")
         rows = list(read_jsonl(path))
         source = str(path)
+    extra: dict[str, Any] = {}
     if isinstance(model, Classifier):
         metrics = evaluate_classifier(model, tok, meta["labels"], rows, device)
+        if data_file is None and split == "test" and meta["labels"] == ["negative", "positive"]:
+            for name, path in (("short_reviews", CHECK_SET), ("short_reviews_blind", BLIND_SET)):
+                checks = read_check_set(path)
+                extra[name] = evaluate_classifier(model, tok, meta["labels"], checks, device)
     else:
         assert isinstance(model, Translator)
         metrics = evaluate_translator(model, tok, rows, device)
+        unseen = Path(source).with_name("unseen.jsonl")
+        if data_file is None and split == "test" and unseen.is_file():
+            extra["unseen"] = evaluate_translator(model, tok, list(read_jsonl(unseen)), device)
     result = {
         "task": task,
         "split": split if data_file is None else "file",
         "data": source,
         "checkpoint_epoch": meta.get("epoch"),
         **metrics,
+        **extra,
     }
     write_json(run / "metrics.json", result)
     history = run / "history.json"

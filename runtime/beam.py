@@ -36,6 +36,7 @@ def beam_search(
     length_penalty: float = 1.0,
     constrain_placeholders: bool = True,
     ragged: bool = False,
+    block_repeats: bool = False,
     on_step: Callable[[BeamSet], None] | None = None,
 ) -> list[Hypothesis | None]:
     """The best hypothesis of each source, in order. ``step_fn`` takes (tokens, self_k,
@@ -47,7 +48,7 @@ def beam_search(
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     if src_ids.shape[0] == 0:
         return []
-    d = Decoding(beam, max_len, length_penalty, constrain_placeholders)
+    d = Decoding(beam, max_len, length_penalty, constrain_placeholders, block_repeats)
     beams = BeamSet(encode, step_fn, cache_shape, model_max_len, ragged)
     lengths = src_mask.sum(1).tolist()
     beams.admit([(i, src_ids[i, :n].tolist(), d) for i, n in enumerate(lengths)])

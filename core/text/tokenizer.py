@@ -38,14 +38,22 @@ class SubwordTokenizer:
     # -- building and loading ----------------------------------------------------
     @classmethod
     def train(
-        cls, texts: Iterable[str], vocab_size: int = 8000, lowercase: bool = False
+        cls,
+        texts: Iterable[str],
+        vocab_size: int = 8000,
+        lowercase: bool = False,
+        prefix_space: bool = False,
     ) -> SubwordTokenizer:
+        """``prefix_space``: a text's first word is read as if a space stood before it, so
+        that "Excellent script" and "an excellent script" share the word's token (a
+        classifier wants that; a translator, which must give back the text's exact
+        spacing, does not)."""
         tok = Tokenizer(models.BPE(unk_token=UNK))
         norms: list[normalizers.Normalizer] = [normalizers.NFC()]
         if lowercase:
             norms.append(normalizers.Lowercase())
         tok.normalizer = normalizers.Sequence(norms)
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=prefix_space, use_regex=True)
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polib
 
+from models.data.debian import open_data
+
 # fr or fr_FR catalogs, anywhere in the archive.
 CATALOG_RE = re.compile(r"/(?:fr|fr_FR)/LC_MESSAGES/([^/]+)\.(po|mo)$")
 # Plone-style message ids ("label_add_item", "help_foo.bar") are keys, not English.
@@ -44,7 +46,7 @@ def _read_members(archive: Path) -> Iterator[tuple[str, bytes]]:
             for name in catalog_members(z.namelist()):
                 yield name, z.read(name)
     else:
-        with tarfile.open(archive) as t:
+        with open_data(archive) if archive.suffix == ".deb" else tarfile.open(archive) as t:
             for name in catalog_members(t.getnames()):
                 f = t.extractfile(name)
                 if f is not None:

@@ -23,7 +23,8 @@ from core.text.normalize import (
 )
 from core.text.placeholders import mask, placeholder_counts
 from models.data.catalogs import read_pairs
-from models.data.sources import ENFR_SOURCES, Source, fetch
+from models.data.debian import deb_version
+from models.data.sources import ENFR_ALL, HELD_OUT, AnySource, fetch
 from models.data.split import assign
 
 MAX_WORDS = 60  # longer entries are help paragraphs, not sentences: dropped and counted
@@ -34,16 +35,20 @@ def clean(text: str) -> str:
 
 
 def build(
-    cache: Path, sources: tuple[Source, ...] = ENFR_SOURCES
+    cache: Path, sources: tuple[AnySource, ...] = ENFR_ALL
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """train/valid/test from every source but the held-out ones, and ``unseen``: the
+    held-out catalogs (when ``sources`` has any), whose English never reaches the others."""
     seen: set[tuple[str, str]] = set()
     pairs: list[dict[str, str]] = []
+    held: list[dict[str, str]] = []
     dropped = {
         "no_letters": 0,
         "equal_sides": 0,
         "placeholder_mismatch": 0,
         "too_long": 0,
         "duplicate": 0,
+        "english_of_a_held_out_catalog": 0,
     }
     per_source: list[dict[str, Any]] = []
     for source in sources:
@@ -52,41 +57,48 @@ def build(
         for pair in read_pairs(archive, source.name):
             raw += 1
             en, fr = clean(pair.source), clean(pair.target)
-            if not en or not fr or not has_letters(en):
-                dropped["no_letters"] += 1
-            elif en == fr:
-                dropped["equal_sides"] += 1
-            elif placeholder_counts(en) != placeholder_counts(fr):
-                dropped["placeholder_mismatch"] += 1
-            elif len(en.split()) > MAX_WORDS or len(fr.split()) > 2 * MAX_WORDS:
-                dropped["too_long"] += 1
+            reason = _rejected(en, fr)
+            if reason:
+                dropped[reason] += 1
             elif (en, fr) in seen:
                 dropped["duplicate"] += 1
             else:
                 seen.add((en, fr))
-                pairs.append({"source": en, "target": fr, "origin": source.name})
+                row = {"source": en, "target": fr, "origin": source.name}
+                (held if source.name in HELD_OUT else pairs).append(row)
                 kept += 1
         per_source.append(
             {
                 "package": source.spec,
+                **({"version": deb_version(archive)} if archive.suffix == ".deb" else {}),
                 "licence": source.licence,
                 "archive": archive.name,
                 "archive_sha256": sha256_file(archive),
                 "entries": raw,
                 "pairs_kept": kept,
+                "held_out": source.name in HELD_OUT,
             }
         )
-    pairs.sort(key=lambda p: (p["source"], p["target"]))
     # Group by what the model sees: "%(male_name)s died" and "%(female_name)s died" mask to
     # the same input, so they must land on the same side.
-    splits = assign(pairs, lambda p: dedup_key(mask(p["source"]).text), "en-fr")
+    key = lambda p: dedup_key(mask(p["source"]).text)  # noqa: E731
+    held_keys = {key(p) for p in held}
+    dropped["english_of_a_held_out_catalog"] = sum(key(p) in held_keys for p in pairs)
+    pairs = sorted((p for p in pairs if key(p) not in held_keys), key=_order)
+    splits = assign(pairs, key, "en-fr")
     rows = {
         name: [{"source": p["source"], "target": p["target"]} for p in items]
         for name, items in splits.items()
     }
+    if held:
+        rows["unseen"] = [
+            {"source": p["source"], "target": p["target"], "origin": p["origin"]}
+            for p in sorted(held, key=_order)
+        ]
     stats: dict[str, Any] = {
         "dropped": dropped,
         "max_english_words": MAX_WORDS,
+        "held_out": [s.name for s in sources if s.name in HELD_OUT],
         "with_placeholders": {
             name: sum(bool(placeholder_counts(r["source"])) for r in items)
             for name, items in rows.items()
@@ -94,3 +106,20 @@ def build(
         "sources": per_source,
     }
     return rows, stats
+
+
+def _order(p: dict[str, str]) -> tuple[str, str]:
+    return p["source"], p["target"]
+
+
+def _rejected(en: str, fr: str) -> str | None:
+    """Why a cleaned pair is no example, or None."""
+    if not en or not fr or not has_letters(en):
+        return "no_letters"
+    if en == fr:
+        return "equal_sides"
+    if placeholder_counts(en) != placeholder_counts(fr):
+        return "placeholder_mismatch"
+    if len(en.split()) > MAX_WORDS or len(fr.split()) > 2 * MAX_WORDS:
+        return "too_long"
+    return None

@@ -27,7 +27,8 @@ from typing import Any
 
 from core.hashing import sha256_file
 from core.text.normalize import dedup_key, normalize_whitespace
-from models.data.sources import SENTIMENT_SOURCES, Source, fetch
+from models.data import short_reviews
+from models.data.sources import SENTIMENT_SOURCES, AnySource, fetch
 from models.data.split import assign
 
 LABELS = ("negative", "positive")
@@ -80,7 +81,7 @@ def _row(s: Snippet) -> dict[str, Any]:
 
 
 def build(
-    cache: Path, sources: tuple[Source, ...] = SENTIMENT_SOURCES
+    cache: Path, sources: tuple[AnySource, ...] = SENTIMENT_SOURCES
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """The three splits as rows ``{"text", "label"}`` and the statistics for the manifest."""
     archives = {s.name: fetch(s, cache) for s in sources}
@@ -131,6 +132,10 @@ def build(
         name: {lab: sum(r["label"] == lab for r in items) for lab in LABELS}
         for name, items in rows.items()
     }
+    # short, plain and negated reviews that join training only (models/data/short_reviews.py)
+    lexicon = short_reviews.read_lexicon(archives["vadersentiment"])
+    snippets_text = [s.text for s in snippets.values()]
+    rows["augment"], stats["augment"] = short_reviews.build(lexicon, snippets_text)
     stats["sources"] = [
         {
             "package": s.spec,

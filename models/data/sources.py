@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.data.debian import DebianPackage, fetch_deb
+
 
 @dataclass(frozen=True)
 class Source:
@@ -44,6 +46,31 @@ ENFR_SOURCES = (
     Source("ckan", "2.12.0", "AGPL-3.0"),
 )
 
+# The French catalogs of these Debian (bookworm) packages widen the en-fr corpus beyond
+# web applications: an office suite, a media player, version control, accounting, system
+# tools, a compiler. Versions as bookworm (with its security updates) had them on
+# 2026-12-04; they are recorded in the corpus manifest too.
+DEBIAN_ENFR = (
+    DebianPackage("libreoffice-l10n-fr", "4:7.4.7-1+deb12u14", "MPL-2.0"),
+    DebianPackage("vlc-l10n", "3.0.24-0+deb12u1", "GPL-2.0-or-later"),
+    DebianPackage("git", "1:2.39.5-0+deb12u3", "GPL-2.0-only"),
+    DebianPackage("gnucash-common", "1:4.13-1", "GPL-2.0-or-later"),
+    DebianPackage("util-linux-locales", "2.38.1-5+deb12u3", "GPL-2.0-or-later"),
+    DebianPackage("coreutils", "9.1-1", "GPL-3.0-or-later"),
+    DebianPackage("e2fsprogs-l10n", "1.47.0-2", "GPL-2.0-only"),
+    DebianPackage("libc-l10n", "2.36-9+deb12u14", "LGPL-2.1-or-later"),
+    DebianPackage("aptitude-common", "0.8.13-5", "GPL-2.0-or-later"),
+    DebianPackage("gcc-12-locales", "12.2.0-14+deb12u1", "GPL-3.0-or-later"),
+)
+
+# Whole catalogs of three other programs that never reach training nor validation: their
+# pairs are the unseen-catalog test, and any pair of the other sources whose English is
+# also theirs is dropped, so that nothing of them is seen in training.
+HELD_OUT = ("e2fsprogs-l10n", "libc-l10n", "aptitude-common")
+
+AnySource = Source | DebianPackage
+ENFR_ALL: tuple[AnySource, ...] = (*ENFR_SOURCES, *DEBIAN_ENFR)
+
 
 def default_cache_dir() -> Path:
     env = os.environ.get("ATTNSERVE_CACHE")
@@ -71,8 +98,10 @@ def find_archive(source: Source, cache: Path) -> Path | None:
     return None
 
 
-def fetch(source: Source, cache: Path) -> Path:
-    """Path of the archive of ``source``, downloading it with pip if not cached."""
+def fetch(source: AnySource, cache: Path) -> Path:
+    """Path of the archive of ``source``, downloading it (pip or apt-get) if not cached."""
+    if isinstance(source, DebianPackage):
+        return fetch_deb(source, cache)
     found = find_archive(source, cache)
     if found is not None:
         return found

@@ -30,6 +30,8 @@ class ClassifierProfile(TrainProfile):
     label_smoothing: float = 0.1
     ema: float = 0.998
     rdrop: float = 1.0  # R-Drop: weight of the KL between two dropout passes (0 = off)
+    # the first word of a text tokenised as inside one ("Excellent." as in "truly excellent")
+    prefix_space: bool = True
 
 
 PROFILES = {
@@ -136,7 +138,10 @@ def train(
         raise ValueError(f"validation labels {missing} never occur in the training data")
 
     tok = SubwordTokenizer.train(
-        (r["text"] for r in train_rows), profile.vocab_size, lowercase=True
+        (r["text"] for r in train_rows),
+        profile.vocab_size,
+        lowercase=True,
+        prefix_space=profile.prefix_space,
     )
     tok.save(out / "tokenizer.json")
     cfg = replace(

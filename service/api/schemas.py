@@ -60,7 +60,12 @@ class _Decoding(_Request):
     length_penalty: StrictFloat | StrictInt | None = Field(
         None, description="Score = log p / length ** penalty (0 to 4; default 1)."
     )
-    truncate: StrictBool = Field(False, description="Cut over-long texts instead of a 422.")
+    truncate: StrictBool = Field(
+        False,
+        description="Cut a text over the model's token limit to the limit. Without it "
+        "/v1/translate translates such a text in pieces (sentences, then clauses; see "
+        "segments) and the stream refuses it with a 422.",
+    )
     timeout: Timeout | None = Field(None, description="Seconds this request may wait.")
 
 
@@ -109,10 +114,23 @@ class Alignment(BaseModel):
     weights: list[list[float]] = Field(description="target_tokens × source_tokens")
 
 
+class Segment(BaseModel):
+    source: str = Field(description="This piece of the text, as sent.")
+    translation: str
+    score: float
+    alignment: Alignment | None = None
+
+
 class TranslationResult(BaseModel):
     translation: str
     score: float = Field(description="Length-normalised log-probability of the translation.")
     alignment: Alignment | None = None
+    segments: list[Segment] | None = Field(
+        None,
+        description="Only for a text over the model's limit (and no truncate): it was "
+        "translated in these pieces, split at sentence ends, then at clause marks, and "
+        "joined; each piece with its translation, score and (when asked) alignment.",
+    )
 
 
 class TranslateResponse(BaseModel):

@@ -102,7 +102,7 @@ async def translate_stream(body: TranslateStreamRequest, request: Request) -> Ev
         key = batch_key(handler.options, **options)
         inline = len(body.text) <= INLINE_CHARS
         ((item, cost),) = await call.prepare(
-            handler.prepare, [body.text], key, body.truncate, inline=inline
+            handler.prepare, [body.text], key, body.truncate, split=False, inline=inline
         )
         stream = Stream(asyncio.get_running_loop(), body.attention)
         item = replace(item, stream=stream)

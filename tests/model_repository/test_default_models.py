@@ -15,7 +15,6 @@ import pytest
 
 from core.hashing import sha256_file
 from export.evaluate import SAMPLE_ROWS, classifier_figures, translator_figures
-from models.data.corpora import build_corpus
 from models.data.jsonl import read_jsonl
 from runtime.classifier import ClassifierRuntime
 from runtime.repository import load, models
@@ -31,13 +30,6 @@ def _test_rows(corpus: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     path = corpus / split["file"]
     assert sha256_file(path) == split["sha256"], "the test split is not the one the figures are of"
     return list(read_jsonl(path))[:SAMPLE_ROWS]
-
-
-@pytest.fixture(scope="module")
-def full_enfr(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    build_corpus("en-fr", data, cache_dir, log=lambda _: None)
-    return data / "en-fr"
 
 
 def test_the_repository_is_small_and_every_model_validates() -> None:

@@ -133,3 +133,30 @@ def test_bad_arguments_and_an_empty_batch(model) -> None:  # type: ignore[no-unt
         beam.beam_search(encode, step, ids, mask, (2, 4, 8), 128, max_len=0)
     empty = np.zeros((0, 1), dtype=np.int64)
     assert beam.beam_search(encode, step, empty, empty, (2, 4, 8), 128) == []
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_the_repetition_guard_matches_the_reference_and_stops_every_run(model, width) -> None:  # type: ignore[no-untyped-def]
+    from core.decoding import MAX_COPIES
+
+    ids, mask = _sources(24, seed=10 + width)
+    encode, step = _fns(model)
+    kwargs: dict[str, Any] = {"beam": width, "max_len": 40}
+    want = reference(
+        model, torch.from_numpy(ids), torch.from_numpy(mask), block_repeats=True, **kwargs
+    )
+    args = (encode, step, ids, mask, (2, 4, 8), model.cfg.max_len)
+    got = beam.beam_search(*args, block_repeats=True, **kwargs)
+    free = beam.beam_search(*args, **kwargs)
+    assert [h.tokens for h in got] == [h.tokens for h in want]
+    assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+    assert [h.tokens for h in got] != [h.tokens for h in free]  # an untrained model repeats
+
+    def runs(tokens: list[int]) -> bool:
+        return any(
+            len({tuple(tokens[i + k * n : i + (k + 1) * n]) for k in range(c + 1)}) == 1
+            for n, c in MAX_COPIES.items()
+            for i in range(len(tokens) - n * (c + 1) + 1)
+        )
+
+    assert any(runs(h.tokens) for h in free) and not any(runs(h.tokens) for h in got)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.decoding import repeat_bars
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from runtime.candidates import from_logits
-from runtime.search_rule import SourceBeams, bar, best_candidates, head_k
+from runtime.search_rule import SourceBeams, bar, best_candidates, head_k, repeats
 
 VOCAB = 60
 SENT = np.array(SENTINEL_IDS)
@@ -74,3 +75,58 @@ def test_reading_each_row_s_best_tokens_equals_the_full_selection(seed: int) -> 
         full_lists += sum(len(_live(c)) == 2 * s.beam for c, s in zip(got, sources, strict=True))
         barred += int(np.isneginf(bar(head.logp, head.ids, spent, constrain)).sum())
     assert full_lists > 100 and barred > 1000  # the cases that matter came up
+
+
+def _guarded(rng: np.random.Generator) -> list[SourceBeams]:
+    """Sources with the repetition guard on, whose rows' histories end in runs: the guard
+    bars one to REPEAT_BARS tokens per row, the best ones (see the test)."""
+    out = _sources(rng)
+    for s in out:
+        s.block_repeats = bool(rng.random() < 0.8)
+        s.history = []
+        for _ in range(s.beam):
+            a, b = (int(t) for t in rng.integers(20, VOCAB, 2))
+            runs = [[a, a], [a, b, a, b], [b, a, a], [a, b], [a, a, a, a]]
+            s.history.append(runs[int(rng.integers(len(runs)))])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_repetition_guard_s_bars_keep_the_reading_exact(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    guarded = 0
+    for _ in range(150):
+        sources = _guarded(rng)
+        rows = sum(s.beam for s in sources)
+        logits = rng.integers(-3, 2, (rows, VOCAB)).astype(np.float32)
+        logits[:, [PAD_ID, BOS_ID, *SENT, EOS_ID]] += 4
+        r = 0
+        for s in sources:  # what the guard bars is each row's best besides
+            for history in s.history:
+                logits[r, repeat_bars(history)] += 5
+                r += 1
+        spent = rng.random((rows, len(SENT))) < 0.6
+        head = from_logits(logits, head_k(sources))
+        full = from_logits(logits, VOCAB)
+        logp = np.full((rows, VOCAB), -np.inf, np.float32)
+        np.put_along_axis(logp, full.ids, full.logp, 1)
+        r = 0
+        for s in sources:  # the whole rows with the guard's bars applied
+            for history in s.history:
+                if s.block_repeats:
+                    logp[r, repeat_bars(history)] = -np.inf
+                r += 1
+        constrain = np.repeat([s.constrain for s in sources], [s.beam for s in sources])
+        starts = np.cumsum([0, *(s.beam for s in sources)])
+        barred = bar(head.logp, head.ids, spent, constrain, repeats(sources))
+        got = best_candidates(sources, starts, barred, head.ids)
+        assert [_live(c) for c in got] == [_live(c) for c in _full(sources, logp, spent)]
+        guarded += sum(s.block_repeats for s in sources)
+    assert guarded > 300
+
+
+def test_without_the_guard_no_row_is_barred_for_repeating() -> None:
+    s = SourceBeams(0, 2, 40, 1.0, False, 5, np.zeros(len(SENT), int), np.zeros(2), [[7, 7], [7]])
+    assert repeats([s]) is None
+    s.block_repeats = True
+    assert repeats([s]).tolist() == [[7, -1, -1, -1], [-1, -1, -1, -1]]

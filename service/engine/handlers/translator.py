@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
+from core.text.segment import Piece, frame, pieces
 from core.text.tokenizer import EOS_ID
 from runtime.beamset import BeamSet
 from runtime.translator import Translation, TranslatorRuntime
@@ -52,6 +53,11 @@ class TranslateItem:
     target: list[int] | None = None  # the forced target (FORCED batches only)
     # a streaming request's channel: what the search agrees on, step by step
     stream: Stream | None = field(default=None, compare=False, repr=False)
+    # what of the user's text this source is: the framed piece (its edges go back around
+    # the translation), the text's index in the request, and this piece's place in it
+    piece: Piece = field(default_factory=lambda: Piece(""))
+    text: int = 0
+    part: tuple[int, int] = (0, 1)
 
 
 def _unmask_token(token: str, spans: Sequence[str]) -> str:
@@ -114,18 +120,27 @@ class TranslatorHandler:
         return Aligned(d) if align else d
 
     def prepare(
-        self, texts: Sequence[str], key: Key, truncate: bool = False
+        self, texts: Sequence[str], key: Key, truncate: bool = False, split: bool = True
     ) -> list[tuple[TranslateItem, int]]:
+        """Each text framed (``core.text.segment``); one over the model's limit split into
+        pieces (sentences, then clauses) unless ``truncate`` (cut to the limit) or not
+        ``split`` (a 422, for the routes that answer one source)."""
         items = []
         for i, text in enumerate(texts):
             try:
-                ids, masked = self.runtime.tokenizer.encode_masked(text)
+                whole = not split or truncate  # cut to the limit, or refused over it
+                parts = [frame(text)] if whole else pieces(text, self.runtime.fits)
+                for j, part in enumerate(parts):
+                    ids, masked = self.runtime.tokenizer.encode_masked(part.text)
+                    check_length(i, len(ids), self.max_tokens, truncate, len(texts))
+                    src = translator_source(ids, self.runtime.max_len)  # core/text/inputs
+                    item = TranslateItem(src, masked, piece=part, text=i, part=(j, len(parts)))
+                    # a source row costs beam rows in every decoder step
+                    items.append((item, len(src) * _beam_rows(key)))
+            except InputError:
+                raise
             except ValueError as e:  # e.g. more placeholders than the model has sentinels
                 raise InputError(f"text {i}: {e}") from e
-            check_length(i, len(ids), self.max_tokens, truncate, len(texts))
-            src = translator_source(ids, self.runtime.max_len)  # the rule of core/text/inputs
-            # a source row costs beam rows in every decoder step
-            items.append((TranslateItem(src, masked), len(src) * _beam_rows(key)))
         return items
 
     def run_batch(self, key: Key, items: list[TranslateItem]) -> list[Translation]:
@@ -164,9 +179,8 @@ class TranslatorHandler:
     def _found(self, key: Key, item: TranslateItem, hyp: Hypothesis) -> Translation:
         """What a search found for ``item``; after an ``Aligned`` search (or for a stream
         that asked for attention rows) the forced pass's attention maps over it too."""
-        t = Translation(
-            self.runtime.tokenizer.decode(hyp.tokens, item.masked.spans), hyp.score, hyp.tokens
-        )
+        text = self.runtime.tokenizer.decode(hyp.tokens, item.masked.spans)
+        t = Translation(item.piece.head + text + item.piece.tail, hyp.score, hyp.tokens)
         wants_rows = item.stream is not None and item.stream.attention
         if not isinstance(key, Aligned) and not wants_rows:
             return t
@@ -188,9 +202,13 @@ class TranslatorHandler:
     def respond(
         self, items: Sequence[tuple[TranslateItem, int]], outputs: Sequence[Translation]
     ) -> list[dict[str, Any]]:
-        """Per source: the translation, its length-normalised log-probability, and after
-        an ``Aligned`` pass its alignment."""
-        answers = []
+        """Per text: the translation, its length-normalised log-probability, and after
+        an ``Aligned`` pass its alignment. A text translated in pieces is their
+        translations joined, scored by their mean per token, with each piece in
+        ``segments`` (its source, translation, score and alignment)."""
+        answers: list[dict[str, Any]] = []
+        group: list[dict[str, Any]] = []
+        weights: list[int] = []
         for (item, _), o in zip(items, outputs, strict=True):
             answer: dict[str, Any] = {
                 "translation": o.translation,
@@ -198,7 +216,23 @@ class TranslatorHandler:
             }
             if o.cross_attention is not None:
                 answer["alignment"] = self._alignment(item, o)
-            answers.append(answer)
+            index, count = item.part
+            if count == 1:
+                answers.append(answer)
+                continue
+            p = item.piece
+            group.append({"source": p.head + p.text + p.tail, **answer})
+            weights.append(len(o.tokens) + 1)  # EOS included, as in the score
+            if index == count - 1:
+                score = sum(s["score"] * w for s, w in zip(group, weights, strict=True))
+                answers.append(
+                    {
+                        "translation": "".join(s["translation"] for s in group),
+                        "score": round(score / sum(weights), 6),
+                        "segments": group,
+                    }
+                )
+                group, weights = [], []
         return answers
 
     def generated(self, outputs: Sequence[Translation]) -> int:
@@ -223,7 +257,7 @@ class TranslatorHandler:
     def prepare_attention(
         self, text: str, target: str | None, key: Key, truncate: bool = False
     ) -> list[tuple[TranslateItem, int]]:
-        ((item, cost),) = self.prepare([text], key, truncate)
+        ((item, cost),) = self.prepare([text], key, truncate, split=False)
         if target is None:
             return [(item, cost)]
         tgt, _ = self.runtime.tokenizer.encode_masked(target, item.masked.spans)

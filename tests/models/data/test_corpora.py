@@ -15,7 +15,7 @@ from models.data.sources import SENTIMENT_SOURCES, fetch
 def test_sentiment_corpus_counts_labels_and_manifest(corpora: Path) -> None:
     folder = corpora / "sentiment"
     manifest = json.loads((folder / "manifest.json").read_text())
-    counts = {s: v["count"] for s, v in manifest["splits"].items()}
+    counts = {s: v["count"] for s, v in manifest["splits"].items() if s != "augment"}
     assert 12_500 < sum(counts.values()) < 13_500  # ~12,900 unique snippets (DATA.md)
     assert counts["train"] > 8 * counts["test"] > 0
     for split, info in manifest["splits"].items():
@@ -85,3 +85,23 @@ def test_tampered_split_is_rebuilt(tmp_path: Path, cache_dir: Path) -> None:
     build_corpus("sentiment", tmp_path, cache_dir, log=logs.append)
     assert "building" in logs[0]
     assert test_file.read_bytes() == original
+
+
+def test_enfr_holds_out_whole_catalogs_that_training_never_sees(full_enfr: Path) -> None:
+    from models.data.sources import DEBIAN_ENFR, HELD_OUT
+
+    manifest = json.loads((full_enfr / "manifest.json").read_text())
+    unseen = list(read_jsonl(full_enfr / "unseen.jsonl"))
+    assert len(unseen) >= 1500 and manifest["held_out"] == list(HELD_OUT)
+    assert {r["origin"] for r in unseen} == set(HELD_OUT)
+    held = {dedup_key(mask(r["source"]).text) for r in unseen}
+    for split in ("train", "valid", "test"):
+        for row in read_jsonl(full_enfr / f"{split}.jsonl"):
+            assert dedup_key(mask(row["source"]).text) not in held, (split, row)
+    assert manifest["dropped"]["english_of_a_held_out_catalog"] > 0  # the rule did work
+    versions = {s["package"]: s.get("version") for s in manifest["sources"]}
+    for package in DEBIAN_ENFR:  # every Debian catalog read, at its pinned version
+        assert versions[package.spec] == package.version
+    kept = {s["package"]: s["pairs_kept"] for s in manifest["sources"]}
+    assert kept["debian:libreoffice-l10n-fr"] > 10_000 and kept["gramps==6.0.8"] > 5_000
+    assert 60_000 < manifest["splits"]["train"]["count"] < 80_000

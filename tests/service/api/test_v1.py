@@ -135,6 +135,25 @@ def test_truncate_opts_in_to_cutting_long_texts(client: TestClient) -> None:
     assert cut.status_code == 200
 
 
+def test_a_paragraph_is_translated_whole_in_pieces_the_answer_shows(client: TestClient) -> None:
+    paragraph = " ".join(
+        ["Connection to the server failed.", "Check your network settings, then try again."] * 8
+    )
+    body = {"model": "en-fr", "texts": [paragraph, "Save changes"], "beam_size": 1}
+    r = client.post("/v1/translate", json=body)
+    assert r.status_code == 200, r.text
+    whole, short = r.json()["results"]
+    assert "segments" not in short or short["segments"] is None
+    assert len(whole["segments"]) >= 2
+    assert "".join(s["source"] for s in whole["segments"]) == paragraph
+    assert whole["translation"] == "".join(s["translation"] for s in whole["segments"])
+    cut = client.post("/v1/translate", json={**body, "texts": [paragraph], "truncate": True})
+    assert cut.status_code == 200 and cut.json()["results"][0].get("segments") is None
+    # the stream answers one source: over the limit it is still a 422 that says what to do
+    streamed = client.post("/v1/translate/stream", json={"text": paragraph, "beam_size": 1})
+    assert streamed.status_code == 422 and "truncate" in streamed.json()["error"]["message"]
+
+
 BAD = [
     ("/v1/classify", b"{not json", 422, "not valid JSON"),
     ("/v1/classify", b'{"texts": ["\xff\xfe"]}', 400, "UTF-8"),

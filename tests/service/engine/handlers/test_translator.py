@@ -39,8 +39,46 @@ def test_a_source_costs_its_tokens_times_the_beam(handler: TranslatorHandler) ->
     assert cost == 4 * len(item.ids) and item.ids[-1] == 2  # ends in </s>
     (_, aligned), *_ = handler.prepare(["Save changes"], Aligned(Decoding(3, 20, 1.0)))
     assert aligned == 3 * len(item.ids)
-    with pytest.raises(InputError, match="tokens long"):
-        handler.prepare(["word " * 300], handler.defaults)
+    with pytest.raises(InputError, match="tokens long"):  # the routes of one source
+        handler.prepare(["word " * 300], handler.defaults, split=False)
+
+
+def test_a_text_over_the_limit_is_translated_in_pieces_and_joined(
+    handler: TranslatorHandler,
+) -> None:
+    sentence = "The file {name} could not be deleted because the disk is full."
+    text = " ".join([sentence] * 14)  # about 200 tokens: over the limit of 127
+    assert not handler.runtime.fits(text)
+    key = Decoding(1, 60, 1.0)
+    items = handler.prepare(["Save changes", text], key)
+    assert [it.text for it, _ in items] == [0] + [1] * 14
+    assert [it.part for it, _ in items][1:3] == [(0, 14), (1, 14)]
+    outputs = handler.run_batch(key, [it for it, _ in items])
+    plain, long = handler.respond(items, outputs)
+    assert "segments" not in plain
+    segments = long["segments"]
+    assert len(segments) == 14 and "".join(s["source"] for s in segments) == text
+    assert long["translation"] == "".join(s["translation"] for s in segments)
+    assert long["translation"].count("{name}") == 14
+    # each sentence alone translates as the whole did piece by piece
+    (alone,) = handler.respond(*_run(handler, [sentence], key))
+    assert segments[0]["translation"].strip() == alone["translation"]
+    cut = handler.prepare([text], key, truncate=True)
+    assert len(cut) == 1 and len(cut[0][0].ids) == handler.runtime.max_len
+
+
+def _run(handler: TranslatorHandler, texts: list[str], key: Decoding):  # type: ignore[no-untyped-def]
+    items = handler.prepare(texts, key)
+    return items, handler.run_batch(key, [it for it, _ in items])
+
+
+def test_emoji_and_zero_width_characters_stay_out_of_the_model_s_way(
+    handler: TranslatorHandler,
+) -> None:
+    key = Decoding(1, 40, 1.0)
+    (plain,) = handler.respond(*_run(handler, ["Save changes"], key))
+    (framed,) = handler.respond(*_run(handler, ["😀 Save\u200b changes 😀 "], key))
+    assert framed["translation"] == f"😀 {plain['translation']} 😀 "
 
 
 def test_a_batch_translates_keeps_placeholders_and_respond_rounds(
