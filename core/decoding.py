@@ -5,7 +5,7 @@ options."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -54,22 +54,35 @@ class Decoding:
 
 
 # The repetition guard: a span of n generated tokens may follow itself at most
-# MAX_COPIES[n] - 1 times, so one token appears at most 3 times in a row and a phrase of 2
-# to 4 tokens at most twice in a row ("Gretttttttt", "files files files" cannot be made).
+# MAX_COPIES[n] - 1 times, so one token appears at most twice in a row and a span of 2 to 4
+# tokens at most twice back to back ("Gretttttttt", "files files files" cannot be made) —
+# unless the source itself has that run (a copy of "0.0.0.0" or "%s, %s, %s" is no loop),
+# and never for a placeholder's sentinel (the placeholder rule says how often those come).
 MAX_COPIES = {1: 2, 2: 2, 3: 2, 4: 2}
 REPEAT_BARS = len(MAX_COPIES)  # at most one barred token per span length
 
 
-def repeat_bars(history: Sequence[int]) -> list[int]:
+def repeat_bars(
+    history: Sequence[int], source: Sequence[int] = (), free: Container[int] = ()
+) -> list[int]:
     """Tokens that may not come next after ``history`` (generated tokens, no BOS): those
-    that would make a span of n tokens appear MAX_COPIES[n] + 1 times back to back."""
+    that would make a span of n tokens appear MAX_COPIES[n] + 1 times back to back, unless
+    ``source`` (the source's ids) holds that very run; tokens in ``free`` never."""
     bars: list[int] = []
     size = len(history)
     for n, copies in MAX_COPIES.items():
         need = n * copies  # the tokens that must already repeat with period n
         if size < need:
             continue
-        tail = history[size - need :]
+        tail = list(history[size - need :])
         if all(tail[i] == tail[i + n] for i in range(need - n)):
-            bars.append(int(tail[need - n]))  # the token that would start copy copies+1
+            token = int(tail[need - n])  # the token that would start copy copies+1
+            if token not in free and not _holds(source, [*tail, token]):
+                bars.append(token)
     return bars
+
+
+def _holds(seq: Sequence[int], run: list[int]) -> bool:
+    """True when ``run`` occurs in ``seq`` as a contiguous stretch."""
+    n = len(run)
+    return any(list(seq[i : i + n]) == run for i in range(len(seq) - n + 1))

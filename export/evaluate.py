@@ -81,6 +81,8 @@ def robustness(
     sources: the share that come out the same (edges put back), and BLEU of both."""
     from core.text.segment import frame
 
+    if not rows:
+        return {"sentences": 0}
     rng = random.Random(seed)
     sources = [r["source"] for r in rows]
     dirty = [noisy(s, rng) for s in sources]

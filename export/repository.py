@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,32 @@ def seal(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     assert CONFIG in manifest["files"], "config.json must be written before the manifest"
     write_json(folder / MANIFEST, manifest)
     return manifest
+
+
+def retire_precisions(folder: Path, keep: tuple[str, ...], why: str) -> dict[str, Any]:
+    """Take the graphs of every precision but ``keep`` out of a published version (to keep
+    the repository small): their files go, ``config.json`` lists what stays (a device
+    whose default was retired falls back to fp32, or the first kept), and the manifest, sealed again, says
+    what was retired, when and why. Its recorded figures stay as they were measured."""
+    config = json.loads((folder / CONFIG).read_text())
+    manifest = json.loads((folder / MANIFEST).read_text())
+    gone: list[str] = []
+    for role, by_precision in config["graphs"].items():
+        for precision in [p for p in by_precision if p not in keep]:
+            gone.append(by_precision.pop(precision))
+        if not by_precision:
+            raise ValueError(f"{folder}: keeping {keep} would leave no {role} graph")
+    fallback = "fp32" if "fp32" in keep else keep[0]
+    for device, precision in config["precision"].items():
+        if device != "why" and precision not in keep:
+            config["precision"][device] = fallback
+    for file in gone:
+        (folder / file).unlink()
+    write_json(folder / CONFIG, config)
+    retired = manifest.get("retired", [])
+    retired.append(
+        {"files": sorted(gone), "when": datetime.now(UTC).isoformat(timespec="seconds"), "why": why}
+    )
+    manifest.pop("files", None)
+    manifest.pop("format", None)
+    return seal(folder, {**manifest, "retired": retired})

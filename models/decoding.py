@@ -70,6 +70,7 @@ def beam_search(
     rep = torch.arange(n_src, device=device).repeat_interleave(beam)
     cross_k, cross_v = _select(rep, cross_k, cross_v, dim=1)
     mask = src_mask.index_select(0, rep)  # (B·K, S)
+    sources = src_ids.index_select(0, rep)  # (B·K, S): what the repetition guard may copy
     self_k, self_v = model.empty_cache(n_src * beam, device)
     tokens = torch.full((n_src * beam, 1), BOS_ID, dtype=torch.long, device=device)
     scores = torch.full((n_src, beam), float("-inf"), device=device)
@@ -95,7 +96,10 @@ def beam_search(
             logp[:, EOS_ID] = logp[:, EOS_ID].masked_fill(owed, float("-inf"))
         if block_repeats:
             for row, generated in enumerate(history[:, 1:].tolist()):
-                barred = repeat_bars(generated)
+                if not repeat_bars(generated, (), SENTINEL_IDS):
+                    continue  # no run at all: the source need not be read
+                source = sources[row][mask[row].bool()].tolist()
+                barred = repeat_bars(generated, source, SENTINEL_IDS)
                 if barred:
                     logp[row, barred] = float("-inf")
         vocab = logp.size(1)
@@ -140,6 +144,7 @@ def beam_search(
         rows = torch.tensor(next_rows, device=device)
         self_k, self_v, cross_k, cross_v = _select(rows, self_k, self_v, cross_k, cross_v, dim=1)
         mask, history, required, emitted = _select(rows, mask, history, required, emitted)
+        (sources,) = _select(rows, sources)
         tokens = torch.tensor(next_tokens, device=device).unsqueeze(1)  # (B'·K, 1)
         emitted = emitted + (tokens == sentinels)
         history = torch.cat([history, tokens], dim=1)

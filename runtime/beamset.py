@@ -155,6 +155,7 @@ class BeamSet:
                     scores,
                     [[] for _ in range(d.beam_size)],
                     block_repeats=d.block_repeats,
+                    source=tuple(ids),
                 )
             )
 

@@ -34,6 +34,7 @@ class SourceBeams:
     step: int = 0  # decoder steps taken
     finished: list[Hypothesis] = field(default_factory=list)
     block_repeats: bool = False  # the repetition guard (core.decoding.repeat_bars)
+    source: tuple[int, ...] = ()  # the source's ids: a run it holds may be copied
 
 
 def choose(
@@ -119,7 +120,7 @@ def repeats(sources: Sequence[SourceBeams]) -> Array | None:
     for s in sources:
         for history in s.history:
             if s.block_repeats:
-                found = repeat_bars(history)
+                found = repeat_bars(history, s.source, SENTINEL_IDS)
                 out[r, : len(found)] = found
             r += 1
     return out
@@ -140,7 +141,7 @@ def bar(
         slot = ids - first
         is_sentinel = (slot >= 0) & (slot < len(SENTINEL_IDS)) & constrain[:, None]
         r, c = np.nonzero(is_sentinel)
-        barred[r, c] = spent[r, slot[r, c]]
+        barred[r, c] |= spent[r, slot[r, c]]  # the guard never bars a sentinel; keep the rest
         owed = ~np.all(spent, axis=1, keepdims=True) & constrain[:, None]  # (R, 1)
         barred |= (ids == EOS_ID) & owed
     return np.where(barred, -np.inf, logp).astype(np.float32)

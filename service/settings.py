@@ -137,6 +137,14 @@ class Settings(BaseModel):
         1_000_000, ge=1024, description="Request body size at most (413 beyond it)."
     )
     max_beam_size: int = Field(8, ge=1, le=MAX_BEAM, description="Largest beam a request may ask.")
+    max_split_tokens: int = Field(
+        1024,
+        ge=1,
+        description="Tokens a text to /v1/translate may have in all when it is over the "
+        "model's limit and translated in pieces (sentences, then clauses); beyond it a 422 "
+        "(or truncate). The work of a text grows with its tokens: this bounds what one "
+        "text may cost at about this many tokens' worth of decoding.",
+    )
     max_renders: int = Field(
         8,
         ge=1,

@@ -84,15 +84,26 @@ def frame(text: str, tail: str = "") -> Piece:
     return Piece(core, visible(text[:start]), visible(text[end:]) + tail)
 
 
-def pieces(text: str, fits: Callable[[str], bool]) -> list[Piece]:
+def pieces(
+    text: str, fits: Callable[[str], bool], pack: Callable[[str], bool] | None = None
+) -> list[Piece]:
     """``text`` in framed pieces that each ``fits`` (the model's limit): one piece when the
-    whole fits. A run of words too long for the limit even alone is cut between words
-    (then anywhere), so every piece fits as long as one character does."""
+    whole fits. Neighbouring sentences share a piece while ``pack`` holds for it (a bound
+    under the limit, near the length of what the model learned from); without ``pack`` each
+    sentence is a piece. A run of words too long for the limit even alone is cut between
+    words (then anywhere), so every piece fits as long as one character does."""
     whole = frame(text)
     if fits(whole.text):
         return [whole]
-    parts: list[tuple[str, str]] = []  # (span, the white space after it)
+    sentences: list[tuple[str, str]] = []
     for sentence, gap in _split(text, _SENTENCE_END):
+        last = sentences[-1] if sentences else None
+        if last is not None and pack is not None and pack(frame(last[0] + last[1] + sentence).text):
+            sentences[-1] = (last[0] + last[1] + sentence, gap)
+        else:
+            sentences.append((sentence, gap))
+    parts: list[tuple[str, str]] = []  # (span, the white space after it)
+    for sentence, gap in sentences:
         for clause, gap2 in _fit(sentence, fits, (_CLAUSE_END, _WORD_END)):
             parts.append((clause, gap2))
         parts[-1] = (parts[-1][0], parts[-1][1] + gap)
@@ -155,12 +166,17 @@ def _fit(
 
 
 def _cut_anywhere(text: str, fits: Callable[[str], bool]) -> list[tuple[str, str]]:
-    """The last resort for a word longer than the limit: as many characters as fit."""
+    """The last resort for a word longer than the limit: as many characters as fit (found
+    by bisection: a few tokenisations per cut)."""
     out: list[tuple[str, str]] = []
     while text:
-        n = len(text)
-        while n > 1 and not fits(text[:n]):
-            n = max(1, n * 3 // 4)
-        out.append((text[:n], ""))
-        text = text[n:]
+        lo, hi = 1, len(text)  # text[:lo] is taken whatever; find the longest that fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(text[:mid]):
+                lo = mid
+            else:
+                hi = mid - 1
+        out.append((text[:lo], ""))
+        text = text[lo:]
     return out

@@ -40,7 +40,7 @@ NOUNS = (
     "thriller", "drama", "sequel", "script", "story", "plot", "cast", "ending",
     "performance", "acting", "soundtrack", "direction", "screenplay", "animation",
 )  # fmt: skip
-# adjectives a reviewer uses, each kept only when the lexicon gives it the same sign
+# adjectives a reviewer uses, each kept unless the lexicon gives it the other sign
 SEED = {
     "positive": (
         "good", "great", "excellent", "wonderful", "brilliant", "superb", "amazing",
@@ -68,8 +68,32 @@ BASE = {"loved": "love", "enjoyed": "enjoy", "adored": "adore", "liked": "like",
         "admired": "admire", "hated": "hate", "disliked": "dislike", "loathed": "loathe",
         "despised": "despise", "regretted": "regret"}  # fmt: skip
 SUPERLATIVE = {
-    "positive": ("best", "finest", "greatest", "funniest", "smartest", "most moving"),
-    "negative": ("worst", "dullest", "weakest", "most boring", "silliest", "most tedious"),
+    "positive": (
+        "best", "finest", "greatest", "funniest", "smartest", "most moving", "favorite",
+        "most beautiful",
+    ),
+    "negative": (
+        "worst", "dullest", "weakest", "most boring", "silliest", "most tedious",
+        "least funny", "least interesting", "least original",
+    ),
+}  # fmt: skip
+WHEN = ("of the year", "I have seen", "in years", "in ages", "of all time", "ever made",
+        "on tv right now", "this decade", "in a long time")  # fmt: skip
+# verbs of what a film does: negated, those of the one list say what those of the other do
+DOES = {
+    "positive": ("works", "lands", "delivers", "clicks", "comes together", "takes off",
+                 "holds up", "pays off"),
+    "negative": ("drags", "bores", "disappoints", "gets old", "falters", "misses",
+                 "lets up", "sags"),
+}  # fmt: skip
+# what a viewer did not do (a negative review) and what a film did not do (a positive one)
+DID_NOT = {
+    "negative": ("I did not {v} once.", "I couldn't {v}.", "Didn't {v} once."),
+    "positive": ("It did not {v} once.", "Didn't {v} at all.", "It never {v}s."),
+}
+DO = {
+    "negative": ("laugh", "smile", "care", "cry", "feel a thing"),
+    "positive": ("disappoint", "drag", "bore", "let up", "falter"),
 }
 OTHER = {"positive": "negative", "negative": "positive"}
 # verdicts people type that name no quality: a recommendation, a warning, a comparison
@@ -177,8 +201,8 @@ def generate(vocab: dict[str, list[str]], count: int, seed: int = 13) -> list[di
     rows = []
     for i in range(count):
         label = ("positive", "negative")[i % 2]
-        kinds = ("same", "flip", "turn", "verb", "super", "verdict", "adverb")
-        kind = rng.choices(kinds, (5, 4, 2, 1, 1, 2, 1))[0]
+        kinds = ("same", "flip", "turn", "verb", "super", "verdict", "adverb", "does")
+        kind = rng.choices(kinds, (5, 4, 2, 1, 1, 2, 1, 2))[0]
         rows.append({"text": _review(rng, vocab, label, kind), "label": label})
     return rows
 
@@ -192,6 +216,8 @@ def _review(rng: random.Random, vocab: dict[str, list[str]], label: str, kind: s
             text = rng.choice(("I didn't {v} it.", "Didn't {v} it at all.", "Did not {v} it."))
             v = BASE[rng.choice(VERBS[OTHER[label]])]
         return _case(rng, text.format(v=v, V=v.capitalize(), n=rng.choice(NOUNS)))
+    if kind == "does":
+        return _case(rng, _does(rng, vocab, label))
     if kind == "verdict":
         return _case(rng, rng.choice(VERDICTS[label]))
     if kind == "adverb":
@@ -201,10 +227,9 @@ def _review(rng: random.Random, vocab: dict[str, list[str]], label: str, kind: s
         return _case(rng, text[0].upper() + text[1:])
     if kind == "super":
         s = rng.choice(SUPERLATIVE[label])
-        text = rng.choice(
-            ("The {s} {n} of the year.", "{S} {n} I have seen.", "Easily the {s} {n} in years.")
-        )
-        return _case(rng, text.format(s=s, S=s.capitalize(), n=rng.choice(NOUNS)))
+        text = rng.choice(("The {s} {n} {w}.", "{S} {n} {w}.", "Easily the {s} {n} {w}."))
+        w = rng.choice(WHEN)
+        return _case(rng, text.format(s=s, S=s.capitalize(), n=rng.choice(NOUNS), w=w))
     polarity = OTHER[label] if kind == "flip" else label
     template = rng.choice({"same": SAME, "flip": FLIP, "turn": TURN}[kind])
     a, a2 = rng.choice(vocab[polarity]), rng.choice(vocab[polarity])
@@ -215,6 +240,37 @@ def _review(rng: random.Random, vocab: dict[str, list[str]], label: str, kind: s
         n=n, m=m,
     )  # fmt: skip
     return _case(rng, text[0].upper() + text[1:])
+
+
+def _does(rng: random.Random, vocab: dict[str, list[str]], label: str) -> str:
+    """What the film does or does not do: "It never drags." (positive), "I did not laugh
+    once." (negative), "Not a single dull moment." (positive), "Great visuals can't save
+    the awful script." (negative)."""
+    other = OTHER[label]
+    n, m = rng.sample(NOUNS, 2)
+    choice = rng.randrange(5)
+    if choice == 0:
+        return rng.choice(("It {v}.", "The {n} really {v}.", "It always {v}.")).format(
+            v=rng.choice(DOES[label]), n=n
+        )
+    if choice == 1:
+        text = rng.choice(("It never {v}.", "The {n} never {v}.", "It never once {v}."))
+        return text.format(v=rng.choice(DOES[other]), n=n)
+    if choice == 2:
+        verb = rng.choice(DO[label])
+        text = rng.choice(DID_NOT[label])
+        if "{v}s" in text and " " in verb:
+            text = "It did not {v} once."
+        return text.format(v=verb)
+    if choice == 3:
+        a = rng.choice(vocab[other])
+        return f"Not a single {a} {rng.choice(('moment', 'scene', 'minute', n))}."
+    a, b = rng.choice(vocab[other]), rng.choice(vocab[label])
+    return (
+        f"{a.capitalize()} {n} can't save the {b} {m}."
+        if label == "negative"
+        else (f"{a.capitalize()} {n}, but the {b} {m} makes up for it.")
+    )
 
 
 def _case(rng: random.Random, text: str) -> str:

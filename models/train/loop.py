@@ -131,7 +131,6 @@ class Plan:
 
     def __init__(self, total: int, budget_s: float | None, per_epoch: int) -> None:
         self.total, self.budget_s, self.per_epoch = total, budget_s, max(1, per_epoch)
-        self.cap = total  # never more than the profile's epochs
         self.done = 0
         self.train_s = 0.0  # wall time of the steps alone
         self.validate_s = 0.0  # of the last validation
@@ -165,4 +164,5 @@ class Plan:
         # s steps cost s·per_step, plus a validation per epoch of them and the last one:
         # left = s·per_step + (s / per_epoch + 1)·validate_s
         steps = (left - self.validate_s) / (per_step + self.validate_s / self.per_epoch)
-        self.total = min(self.cap, max(self.done, self.done + int(max(0.0, steps))))
+        # only ever shorter: a longer plan would send the decayed learning rate back up
+        self.total = min(self.total, max(self.done, self.done + int(max(0.0, steps))))

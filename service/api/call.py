@@ -174,6 +174,14 @@ class Call:
         handler = self.handler
         inline = sum(map(len, texts)) <= INLINE_CHARS
         items = await self.prepare(handler.prepare, texts, key, truncate, inline=inline)
+        room = self.request.app.state.registry.settings.max_queue
+        if len(items) > room:  # texts translated in pieces: more items than texts
+            raise ApiError(
+                422,
+                "too_many_pieces",
+                f"these {len(texts)} texts make {len(items)} pieces to translate; a model's "
+                f"queue holds {room}: send fewer or shorter texts per request",
+            )
         outputs = [d.output for d in await self.infer(items, key)]
         generated = handler.generated(outputs)
         if generated:

@@ -115,7 +115,10 @@ class Alignment(BaseModel):
 
 
 class Segment(BaseModel):
-    source: str = Field(description="This piece of the text, as sent.")
+    source: str = Field(
+        description="This piece of the text (white space inside it collapsed, zero-width "
+        "characters dropped, as the model read it; its edges and the space after it as sent)."
+    )
     translation: str
     score: float
     alignment: Alignment | None = None

@@ -131,9 +131,9 @@ async def _events(
             if not growth.done():
                 growth.cancel()
                 break
-            yield event("tokens", _growth(handler, growth.result(), spans))
+            yield event("tokens", _growth(handler, growth.result(), spans, item.piece.head))
         while not stream.events.empty():  # reported before the batch returned
-            yield event("tokens", _growth(handler, stream.events.get_nowait(), spans))
+            yield event("tokens", _growth(handler, stream.events.get_nowait(), spans, item.piece.head))
         try:
             done = future.result()
         except Exception as e:
@@ -160,9 +160,11 @@ async def _events(
         future.cancel()
 
 
-def _growth(handler: TranslatorHandler, g: Growth, spans: Any) -> dict[str, Any]:
+def _growth(handler: TranslatorHandler, g: Growth, spans: Any, head: str = "") -> dict[str, Any]:
+    """A ``tokens`` event: the text so far (after what the source's edges kept aside at its
+    start: ``done`` adds what they kept at its end), the new tokens, their attention."""
     data: dict[str, Any] = {
-        "text": handler.runtime.tokenizer.decode(g.tokens, spans),
+        "text": head + handler.runtime.tokenizer.decode(g.tokens, spans),
         "tokens": handler.tokens(g.tokens[len(g.tokens) - g.new :], spans),
     }
     if g.attention is not None:

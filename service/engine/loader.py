@@ -27,7 +27,9 @@ HANDLERS: dict[str, Callable[[ModelVersion, Layout, Settings, str], Handler]] = 
         ClassifierRuntime(mv, lay.precision, device, lay.threads)
     ),
     "translation": lambda mv, lay, s, device: TranslatorHandler(
-        TranslatorRuntime(mv, lay.precision, device, lay.threads), max_beam=s.max_beam_size
+        TranslatorRuntime(mv, lay.precision, device, lay.threads),
+        max_beam=s.max_beam_size,
+        max_split_tokens=s.max_split_tokens,
     ),
 }
 

@@ -44,6 +44,17 @@ def test_repeat_bars_stop_a_token_a_third_time_and_a_phrase_a_third_time() -> No
     assert len(repeat_bars([4] * 12)) <= REPEAT_BARS == len(MAX_COPIES)
 
 
+def test_a_run_the_source_holds_may_be_copied_and_a_placeholder_is_never_barred() -> None:
+    from core.decoding import repeat_bars
+
+    dots = [7, 8, 7, 8, 7, 8, 7]  # "0.0.0.0": "0 ." three times, then "0"
+    assert repeat_bars([7, 8, 7, 8]) == [7]
+    assert repeat_bars([7, 8, 7, 8], source=dots) == []
+    assert repeat_bars([7, 8, 7, 8], source=[7, 8, 7, 8]) == [7]  # only twice in the source
+    assert repeat_bars([4, 9, 4, 9], free=(4,)) == []  # "%s, %s, %s": the placeholder rule's
+    assert repeat_bars([5, 5], source=[1, 5, 5, 5, 2]) == []
+
+
 def test_no_sequence_the_guard_allows_repeats_a_span_more_than_it_says() -> None:
     import random
 

@@ -140,6 +140,8 @@ def test_the_repetition_guard_matches_the_reference_and_stops_every_run(model, w
     from core.decoding import MAX_COPIES
 
     ids, mask = _sources(24, seed=10 + width)
+    ids[1, :4] = [30, 31, 30, 31]  # runs in the source, which the guard lets a copy have
+    ids[2, :3] = [40, 40, 40]
     encode, step = _fns(model)
     kwargs: dict[str, Any] = {"beam": width, "max_len": 40}
     want = reference(

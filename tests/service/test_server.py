@@ -72,11 +72,11 @@ def test_tritonclient_on_every_v2_endpoint(server: Server) -> None:
     client = triton.InferenceServerClient(server.host_port)
     assert client.is_server_live() and client.is_server_ready()
     assert client.get_server_metadata()["name"] == "attnserve"
-    for model, version, versions in (("sentiment", "1", ["1"]), ("en-fr", "3", ["1", "3"])):
+    for model, version, versions in (("sentiment", "2", ["1", "2"]), ("en-fr", "4", ["1", "4"])):
         assert client.is_model_ready(model) and client.is_model_ready(model, version)
         assert client.get_model_metadata(model)["name"] == model
         assert client.get_model_metadata(model, version)["versions"] == versions
-    assert not client.is_model_ready("sentiment", "2")
+    assert not client.is_model_ready("sentiment", "1")
     assert not client.is_model_ready("en-fr", "1")  # a version on disk, not the one served
 
     texts = np.array(["A moving, beautifully acted film.", "Dull, and far too long."], dtype=object)

@@ -64,7 +64,7 @@ def test_the_events_add_up_to_the_translation(server: Server, beam: int) -> None
     assert last == "done" and {name for name, _ in growth} <= {"tokens"}
     want = _translate(server, LONG, beam_size=beam).json()["results"][0]
     assert (done["translation"], done["score"]) == (want["translation"], want["score"])
-    assert (done["model"], done["version"]) == ("en-fr", 3)
+    assert (done["model"], done["version"]) == ("en-fr", 4)
     pieces = [t for _, data in events for t in data["tokens"]]
     assert "".join(pieces) == want["translation"]
     texts = [data["text"] for _, data in growth]
@@ -73,6 +73,15 @@ def test_the_events_add_up_to_the_translation(server: Server, beam: int) -> None
         assert all(len(data["tokens"]) == 1 for _, data in growth) and len(growth) > 10
     else:
         assert growth, "this sentence's beams agree on a prefix before the end"
+
+
+def test_a_text_s_edges_frame_every_event_as_they_frame_the_translation(server: Server) -> None:
+    text = "😀 Save\u200b changes 😀 "
+    *growth, (_, done) = _events(server, {"text": text, "beam_size": 1})
+    want = _translate(server, text, beam_size=1).json()["results"][0]["translation"]
+    assert done["translation"] == want and want.startswith("😀 ") and want.endswith(" 😀 ")
+    assert growth and all(data["text"].startswith("😀 ") for _, data in growth)
+    assert all(want.startswith(data["text"]) for _, data in growth)
 
 
 def test_attention_rows_come_with_the_new_tokens(server: Server) -> None:

@@ -87,10 +87,13 @@ class TranslatorHandler:
         "return_alignment",
     )
 
-    def __init__(self, runtime: TranslatorRuntime, max_beam: int = 8) -> None:
+    def __init__(
+        self, runtime: TranslatorRuntime, max_beam: int = 8, max_split_tokens: int = 1024
+    ) -> None:
         self.runtime = runtime
         self.max_tokens = runtime.max_len - 1  # one position is the source's </s>
         self.max_beam = max_beam
+        self.max_split_tokens = max_split_tokens  # a text translated in pieces, in all
         self.defaults: Decoding = runtime.decoding
 
     def options(self, **options: Any) -> Decoding | Aligned:
@@ -128,10 +131,14 @@ class TranslatorHandler:
         items = []
         for i, text in enumerate(texts):
             try:
-                whole = not split or truncate  # cut to the limit, or refused over it
-                parts = [frame(text)] if whole else pieces(text, self.runtime.fits)
-                for j, part in enumerate(parts):
-                    ids, masked = self.runtime.tokenizer.encode_masked(part.text)
+                parts = [frame(text)]
+                encoded = [self.runtime.tokenizer.encode_masked(parts[0].text)]
+                over = len(encoded[0][0]) > self.max_tokens
+                if over and split and not truncate:  # else cut to the limit, or refused
+                    self._check_split(i, len(encoded[0][0]), len(texts))
+                    parts = pieces(text, self.runtime.fits, self._packs)
+                    encoded = [self.runtime.tokenizer.encode_masked(p.text) for p in parts]
+                for j, (part, (ids, masked)) in enumerate(zip(parts, encoded, strict=True)):
                     check_length(i, len(ids), self.max_tokens, truncate, len(texts))
                     src = translator_source(ids, self.runtime.max_len)  # core/text/inputs
                     item = TranslateItem(src, masked, piece=part, text=i, part=(j, len(parts)))
@@ -142,6 +149,22 @@ class TranslatorHandler:
             except ValueError as e:  # e.g. more placeholders than the model has sentinels
                 raise InputError(f"text {i}: {e}") from e
         return items
+
+    def _packs(self, text: str) -> bool:
+        """Sentences share a piece up to half the model's limit: about the length of the
+        longest strings it learned from (60 words), with room for what they become."""
+        return len(self.runtime.tokenizer.encode(text)) <= self.max_tokens // 2
+
+    def _check_split(self, i: int, tokens: int, count: int) -> None:
+        """A text translated in pieces may have ``max_split_tokens`` in all (checked before
+        any splitting is done)."""
+        if tokens > self.max_split_tokens:
+            which = f"text {i}" if count > 1 else "the text"
+            raise InputError(
+                f"{which} is {tokens} tokens long; this service translates a text over the "
+                f"model's limit of {self.max_tokens} in pieces up to {self.max_split_tokens} "
+                'tokens in all. Send it in several texts, or "truncate": true to cut it'
+            )
 
     def run_batch(self, key: Key, items: list[TranslateItem]) -> list[Translation]:
         if isinstance(key, Forced):

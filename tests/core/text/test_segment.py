@@ -135,3 +135,10 @@ def test_pieces_fit_and_join_back_to_the_text(chunks: list[str], limit: int) -> 
     for p in parts:  # the model sees no zero-width character nor edge space (in words)
         if visible(p.text).strip():
             assert "\u200b" not in p.text and p.text == p.text.strip()
+
+
+def test_sentences_share_a_piece_while_the_packing_bound_holds() -> None:
+    text = "One two. Three four. Five six. Seven eight nine ten eleven."
+    parts = pieces(text, words(6), pack=words(4))
+    assert [p.text for p in parts] == ["One two. Three four.", "Five six.", "Seven eight nine ten eleven."]
+    assert join(parts, [p.text for p in parts]) == text

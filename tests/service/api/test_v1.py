@@ -20,7 +20,7 @@ def test_classify_answers_what_the_runtime_computes(client: TestClient) -> None:
     r = client.post("/v1/classify", json={"texts": REVIEWS})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["model"] == "sentiment" and body["version"] == 1
+    assert body["model"] == "sentiment" and body["version"] == 2
     want = ClassifierRuntime(load(REPOSITORY, "sentiment")).predict(REVIEWS)
     for res, p in zip(body["results"], want, strict=True):
         assert list(res["probabilities"]) == ["negative", "positive"]
@@ -123,7 +123,7 @@ def test_models_lists_state_provider_and_limits(client: TestClient) -> None:
     assert models["sentiment"]["labels"] == ["negative", "positive"]
     assert models["en-fr"]["limits"]["max_beam_size"] == 8
     # what each default model is for, as its export wrote it
-    assert "movie-review snippets" in models["sentiment"]["description"]
+    assert "movie reviews" in models["sentiment"]["description"]
     assert "user-interface strings" in models["en-fr"]["description"]
 
 
@@ -251,3 +251,23 @@ def test_openapi_documents_every_endpoint_with_examples(client: TestClient) -> N
     for name in ("ClassifyRequest", "TranslateRequest", "AttentionRequest"):
         assert schemas[name].get("examples"), name
     assert client.get("/docs").status_code == 200
+
+
+def test_a_request_whose_pieces_outnumber_the_queue_is_refused_with_what_to_do() -> None:
+    from service.app import create_app
+    from service.settings import load_settings
+    from tests.service.conftest import wait_ready
+    from tests.support.server import REPOSITORY
+
+    settings = load_settings(
+        {"model_repository": REPOSITORY, "max_queue": 3, "max_texts": 2}, environ={}
+    )
+    paragraph = " ".join(["Connection to the server failed, check your network settings."] * 12)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as small:
+        wait_ready(small)
+        r = small.post("/v1/translate", json={"texts": [paragraph], "beam_size": 1})
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["type"] == "too_many_pieces" and "fewer or shorter texts" in error["message"]
+        ok = small.post("/v1/translate", json={"texts": ["Save changes"], "beam_size": 1})
+        assert ok.status_code == 200

@@ -26,11 +26,12 @@ def test_model_metadata_and_readiness(client: TestClient) -> None:
         "label": [-1],
         "probabilities": [-1, 2],
     }
-    assert client.get("/v2/models/en-fr/versions/3").json()["versions"] == ["1", "3"]
+    assert client.get("/v2/models/en-fr/versions/4").json()["versions"] == ["1", "4"]
     assert client.get("/v2/models/en-fr/ready").status_code == 200
-    assert client.get("/v2/models/en-fr/versions/3/ready").status_code == 200
+    assert client.get("/v2/models/en-fr/versions/4/ready").status_code == 200
     assert client.get("/v2/models/en-fr/versions/1/ready").status_code == 404  # not served
-    assert client.get("/v2/models/en-fr/versions/4/ready").status_code == 404
+    assert client.get("/v2/models/en-fr/versions/3/ready").status_code == 404  # retired
+    assert client.get("/v2/models/en-fr/versions/5/ready").status_code == 404
     assert client.get("/v2/models/nope/ready").status_code == 404
 
 
@@ -166,4 +167,4 @@ def test_v2_errors_are_error_strings(
 
 def test_a_version_that_is_not_served_is_404(client: TestClient) -> None:
     r = client.post("/v2/models/sentiment/versions/3/infer", json={"inputs": []})
-    assert r.status_code == 404 and "serves version 1" in r.json()["error"]
+    assert r.status_code == 404 and "serves version 2" in r.json()["error"]
