@@ -133,7 +133,9 @@ async def _events(
                 break
             yield event("tokens", _growth(handler, growth.result(), spans, item.piece.head))
         while not stream.events.empty():  # reported before the batch returned
-            yield event("tokens", _growth(handler, stream.events.get_nowait(), spans, item.piece.head))
+            yield event(
+                "tokens", _growth(handler, stream.events.get_nowait(), spans, item.piece.head)
+            )
         try:
             done = future.result()
         except Exception as e:

@@ -15,8 +15,8 @@ import pytest
 
 from core.hashing import sha256_file
 from export.evaluate import SAMPLE_ROWS, classifier_figures, translator_figures
-from models.data.short_reviews import CHECK_SET, read_check_set
 from models.data.jsonl import read_jsonl
+from models.data.short_reviews import CHECK_SET, read_check_set
 from runtime.classifier import ClassifierRuntime
 from runtime.repository import load, models
 from runtime.translator import TranslatorRuntime

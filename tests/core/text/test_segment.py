@@ -140,5 +140,9 @@ def test_pieces_fit_and_join_back_to_the_text(chunks: list[str], limit: int) -> 
 def test_sentences_share_a_piece_while_the_packing_bound_holds() -> None:
     text = "One two. Three four. Five six. Seven eight nine ten eleven."
     parts = pieces(text, words(6), pack=words(4))
-    assert [p.text for p in parts] == ["One two. Three four.", "Five six.", "Seven eight nine ten eleven."]
+    assert [p.text for p in parts] == [
+        "One two. Three four.",
+        "Five six.",
+        "Seven eight nine ten eleven.",
+    ]
     assert join(parts, [p.text for p in parts]) == text
