@@ -109,12 +109,11 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 for metric in ("bleu", "chrf", "placeholders_kept", "degenerate"):
                     cells = [_cell(results[n][part][mode][metric]) for n in names]
                     lines.append(f"| {part} {mode} {metric} | " + " | ".join(cells) + " |")
-            for origin in first["unseen"]["beam4"].get("by_origin", {}):
-                cells = [
-                    f"{results[n]['unseen']['beam4']['by_origin'][origin]['bleu']:.1f}"
-                    for n in names
-                ]
-                lines.append(f"| unseen beam4 BLEU, {origin} | " + " | ".join(cells) + " |")
+        for origin in first["unseen"]["beam4"].get("by_origin", {}):
+            cells = [
+                f"{results[n]['unseen']['beam4']['by_origin'][origin]['bleu']:.1f}" for n in names
+            ]
+            lines.append(f"| unseen beam4 BLEU, {origin} | " + " | ".join(cells) + " |")
         cells = [f"{results[n]['robustness']['same_as_clean']:.1%}" for n in names]
         lines.append("| noisy sources translated as clean (greedy) | " + " | ".join(cells) + " |")
     else:

@@ -114,9 +114,21 @@ def choose_cpu_precision(
     drop = quality_drop(task, metrics["fp32"]["test"], metrics["int8"]["test"])
     gain = speed["int8_vs_fp32"]
     why = f"int8: {gain:.2f}× fp32 speed, {drop:+.2f} points quality drop"
+    if task == "translation" and int8_allowed(gain, drop):
+        return "fp32", why + STAYS_FP32
     if int8_allowed(gain, drop):
         return "int8", why
     return "fp32", why
+
+
+# A translator's CPU default stays fp32 even where int8 would pay: dynamic quantisation
+# scales each batch by its own range, so a translation would depend on what shares its batch.
+STAYS_FP32 = (
+    "; the CPU default stays fp32 all the same: int8's dynamic quantisation scales each "
+    "batch by its own range, so a translation would depend on what else shares its batch "
+    "(continuous batching, streams and offline runs would differ); `attnserve tune` or "
+    "ATTNSERVE_PRECISION=int8 opt in"
+)
 
 
 def export_run(

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
-from core.text.segment import Piece, frame, pieces
+from core.text.segment import Piece, frame
 from core.text.tokenizer import EOS_ID
 from runtime.beamset import BeamSet
 from runtime.translator import Translation, TranslatorRuntime
+from service.engine.handlers import segments
 from service.engine.handlers.base import InputError, check_length, maps, rounded
 from service.engine.stream import Stream
 
@@ -130,15 +131,16 @@ class TranslatorHandler:
         ``split`` (a 422, for the routes that answer one source)."""
         items = []
         for i, text in enumerate(texts):
+            where = f"text {i}" if len(texts) > 1 else "the text"
             try:
-                parts = [frame(text)]
-                encoded = [self.runtime.tokenizer.encode_masked(parts[0].text)]
-                over = len(encoded[0][0]) > self.max_tokens
-                if over and split and not truncate:  # else cut to the limit, or refused
-                    self._check_split(i, len(encoded[0][0]), len(texts))
-                    parts = pieces(text, self.runtime.fits, self._packs)
-                    encoded = [self.runtime.tokenizer.encode_masked(p.text) for p in parts]
-                for j, (part, (ids, masked)) in enumerate(zip(parts, encoded, strict=True)):
+                if split and not truncate:  # else one piece: cut to the limit, or refused
+                    limit, budget = self.max_tokens, self.max_split_tokens
+                    tok = self.runtime.tokenizer
+                    parts = segments.split(text, tok, self.runtime.fits, limit, budget, where)
+                else:
+                    parts = [frame(text)]
+                for j, part in enumerate(parts):
+                    ids, masked = self.runtime.tokenizer.encode_masked(part.text)
                     check_length(i, len(ids), self.max_tokens, truncate, len(texts))
                     src = translator_source(ids, self.runtime.max_len)  # core/text/inputs
                     item = TranslateItem(src, masked, piece=part, text=i, part=(j, len(parts)))
@@ -149,22 +151,6 @@ class TranslatorHandler:
             except ValueError as e:  # e.g. more placeholders than the model has sentinels
                 raise InputError(f"text {i}: {e}") from e
         return items
-
-    def _packs(self, text: str) -> bool:
-        """Sentences share a piece up to half the model's limit: about the length of the
-        longest strings it learned from (60 words), with room for what they become."""
-        return len(self.runtime.tokenizer.encode(text)) <= self.max_tokens // 2
-
-    def _check_split(self, i: int, tokens: int, count: int) -> None:
-        """A text translated in pieces may have ``max_split_tokens`` in all (checked before
-        any splitting is done)."""
-        if tokens > self.max_split_tokens:
-            which = f"text {i}" if count > 1 else "the text"
-            raise InputError(
-                f"{which} is {tokens} tokens long; this service translates a text over the "
-                f"model's limit of {self.max_tokens} in pieces up to {self.max_split_tokens} "
-                'tokens in all. Send it in several texts, or "truncate": true to cut it'
-            )
 
     def run_batch(self, key: Key, items: list[TranslateItem]) -> list[Translation]:
         if isinstance(key, Forced):
@@ -230,8 +216,7 @@ class TranslatorHandler:
         translations joined, scored by their mean per token, with each piece in
         ``segments`` (its source, translation, score and alignment)."""
         answers: list[dict[str, Any]] = []
-        group: list[dict[str, Any]] = []
-        weights: list[int] = []
+        group: list[tuple[Piece, dict[str, Any], int]] = []
         for (item, _), o in zip(items, outputs, strict=True):
             answer: dict[str, Any] = {
                 "translation": o.translation,
@@ -243,19 +228,10 @@ class TranslatorHandler:
             if count == 1:
                 answers.append(answer)
                 continue
-            p = item.piece
-            group.append({"source": p.head + p.text + p.tail, **answer})
-            weights.append(len(o.tokens) + 1)  # EOS included, as in the score
+            group.append((item.piece, answer, len(o.tokens) + 1))  # EOS counts in the score
             if index == count - 1:
-                score = sum(s["score"] * w for s, w in zip(group, weights, strict=True))
-                answers.append(
-                    {
-                        "translation": "".join(s["translation"] for s in group),
-                        "score": round(score / sum(weights), 6),
-                        "segments": group,
-                    }
-                )
-                group, weights = [], []
+                answers.append(segments.joined(group))
+                group = []
         return answers
 
     def generated(self, outputs: Sequence[Translation]) -> int:

@@ -115,7 +115,7 @@ def test_attention_as_a_png_heatmap(client: TestClient, model: str, query: str) 
 def test_models_lists_state_provider_and_limits(client: TestClient) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {"sentiment", "en-fr"}
-    served = {"sentiment": (1, [1]), "en-fr": (3, [1, 3])}  # the latest version serves
+    served = {"sentiment": (2, [1, 2]), "en-fr": (4, [1, 4])}  # the latest version serves
     for name, m in models.items():
         assert m["state"] == "ready" and (m["version"], m["versions"]) == served[name]
         assert m["provider"] == "CPUExecutionProvider" and m["precision"] == "fp32"
@@ -176,7 +176,7 @@ BAD = [
     ("/v1/translate", {"texts": ["ok"], "beam_size": "4"}, 422, "valid integer"),
     ("/v1/translate", {"texts": ["ok"], "max_length": 0}, 422, "max_length"),
     ("/v1/translate", {"texts": ["ok"], "length_penalty": 9}, 422, "length_penalty"),
-    ("/v1/translate", {"texts": ["word " * 200]}, 422, "tokens long"),
+    ("/v1/translate", {"texts": ["w, " * 1600]}, 422, "tokens long"),  # over the split budget
     ("/v1/attention", {"model": "sentiment", "text": "ok", "target": "x"}, 422, "translation"),
     ("/v1/attention", {"model": "sentiment"}, 422, "text is required"),
     ("/v1/attention?format=gif", {"model": "sentiment", "text": "ok"}, 422, "format"),
@@ -230,7 +230,7 @@ def test_metrics_count_requests_batches_and_rejections(client: TestClient) -> No
         "attnserve_generated_tokens_total",
     ):
         assert name in text, name
-    assert 'attnserve_model_ready{model="sentiment",version="1"} 1.0' in text
+    assert 'attnserve_model_ready{model="sentiment",version="2"} 1.0' in text
     assert 'provider="CPUExecutionProvider"' in text
 
 
@@ -262,7 +262,7 @@ def test_a_request_whose_pieces_outnumber_the_queue_is_refused_with_what_to_do()
     settings = load_settings(
         {"model_repository": REPOSITORY, "max_queue": 3, "max_texts": 2}, environ={}
     )
-    paragraph = " ".join(["Connection to the server failed, check your network settings."] * 12)
+    paragraph = " ".join(["Connection to the server failed, check your network settings."] * 40)
     with TestClient(create_app(settings), raise_server_exceptions=False) as small:
         wait_ready(small)
         r = small.post("/v1/translate", json={"texts": [paragraph], "beam_size": 1})

@@ -40,7 +40,7 @@ def test_classification_in_json(client: TestClient) -> None:
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
     body = r.json()  # type: ignore[attr-defined]
     assert (
-        body["model_name"] == "sentiment" and body["model_version"] == "1" and body["id"] == "req-7"
+        body["model_name"] == "sentiment" and body["model_version"] == "2" and body["id"] == "req-7"
     )
     out = {o["name"]: o for o in body["outputs"]}
     assert out["label"]["shape"] == [2] and out["label"]["data"] == ["positive", "negative"]

@@ -175,7 +175,7 @@ def test_downloads_are_the_picture_and_the_weights(page: Any, server: Server) ->
     with page.expect_download() as d:
         page.click("#download-png")
     png = Path(d.value.path()).read_bytes()
-    assert d.value.suggested_filename == "sentiment-v1-self-layer2-mean.png"
+    assert d.value.suggested_filename == "sentiment-v2-self-layer2-mean.png"
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     with page.expect_download() as d:
         page.click("#download-json")
@@ -253,7 +253,7 @@ def test_the_api_s_errors_are_shown_in_its_words(page: Any, server: Server) -> N
     page.click("#run")
     page.wait_for_selector("#error:not([hidden])")
     error = page.inner_text("#error")
-    assert "(422)" in error and "402 tokens long; this model takes at most 256" in error
+    assert "(422)" in error and "401 tokens long; this model takes at most 256" in error
     assert page.is_enabled("#run")
     _shot(page, "error-too-long")
     # the same text with truncation asked for is explored

@@ -49,7 +49,7 @@ def test_a_text_over_the_limit_is_translated_in_pieces_and_joined(
     sentence = "The file {name} could not be deleted because the disk is full."
     text = " ".join([sentence] * 14)  # about 200 tokens: over the limit of 127
     assert not handler.runtime.fits(text)
-    key = Decoding(1, 60, 1.0)
+    key = Decoding(1, 127, 1.0)  # a piece of several sentences needs the room
     items = handler.prepare(["Save changes", text], key)
     parts = [it.part for it, _ in items if it.text == 1]
     assert items[0][0].text == 0 and 3 <= len(parts) <= 7  # sentences packed to half the limit

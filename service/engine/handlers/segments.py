@@ -1,0 +1,48 @@
+"""A translation text over the model's limit: the pieces it is translated in, and how the
+pieces' answers become the text's (``core.text.segment`` does the cutting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.text.segment import Piece, frame, pieces
+from core.text.tokenizer import SubwordTokenizer
+from service.engine.handlers.base import InputError
+
+
+def split(
+    text: str,
+    tokenizer: SubwordTokenizer,
+    fits: Callable[[str], bool],
+    limit: int,
+    budget: int,
+    where: str,
+) -> list[Piece]:
+    """``text`` framed, in pieces when it is over ``limit`` tokens: neighbouring sentences
+    share a piece up to half the limit (about the longest strings the model learned from).
+    Over ``budget`` tokens in all it is refused before any cutting is done."""
+    whole = frame(text)
+    tokens = len(tokenizer.encode(whole.text))
+    if tokens <= limit:
+        return [whole]
+    if tokens > budget:
+        raise InputError(
+            f"{where} is {tokens} tokens long; this service translates a text over the "
+            f"model's limit of {limit} in pieces up to {budget} tokens in all. Send it in "
+            'several texts, or "truncate": true to cut it'
+        )
+    return pieces(text, fits, lambda t: len(tokenizer.encode(t)) <= limit // 2)
+
+
+def joined(group: Sequence[tuple[Piece, dict[str, Any], int]]) -> dict[str, Any]:
+    """The answer of a text from its pieces' (piece, answer, generated tokens + EOS): their
+    translations joined, their mean score per token, and each in ``segments``."""
+    segments = [{"source": p.head + p.text + p.tail, **answer} for p, answer, _ in group]
+    weights = [n for _, _, n in group]
+    score = sum(s["score"] * w for s, w in zip(segments, weights, strict=True)) / sum(weights)
+    return {
+        "translation": "".join(s["translation"] for s in segments),
+        "score": round(score, 6),
+        "segments": segments,
+    }
