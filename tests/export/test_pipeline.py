@@ -115,5 +115,7 @@ def test_cpu_precision_rule() -> None:
     assert choose_cpu_precision(task, {"fp32": fp32}, None)[0] == "fp32"
     # a translator stays in fp32: int8 would make a translation depend on its batch
     bleu = {"test": {"beam4": {"bleu": 40.0, "chrf": 60.0}}}
-    precision, why = choose_cpu_precision("translation", {"fp32": bleu, "int8": bleu}, {"int8_vs_fp32": 1.3})
+    precision, why = choose_cpu_precision(
+        "translation", {"fp32": bleu, "int8": bleu}, {"int8_vs_fp32": 1.3}
+    )
     assert precision == "fp32" and "depend on what else shares its batch" in why

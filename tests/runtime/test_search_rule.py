@@ -126,7 +126,9 @@ def test_the_repetition_guard_s_bars_keep_the_reading_exact(seed: int) -> None:
 
 
 def test_without_the_guard_no_row_is_barred_for_repeating() -> None:
-    s = SourceBeams(0, 2, 40, 1.0, False, 5, np.zeros(len(SENT), int), np.zeros(2), [[30, 30], [30]])
+    s = SourceBeams(
+        0, 2, 40, 1.0, False, 5, np.zeros(len(SENT), int), np.zeros(2), [[30, 30], [30]]
+    )
     assert repeats([s]) is None
     s.block_repeats = True
     assert repeats([s]).tolist() == [[30, -1, -1, -1], [-1, -1, -1, -1]]
