@@ -114,8 +114,7 @@ def repeats(sources: Sequence[SourceBeams]) -> Array | None:
     when no source has the guard on."""
     if not any(s.block_repeats for s in sources):
         return None
-    rows = [h for s in sources for h in s.history]
-    out = np.full((len(rows), REPEAT_BARS), -1, dtype=np.int64)
+    out = np.full((sum(len(s.history) for s in sources), REPEAT_BARS), -1, dtype=np.int64)
     r = 0
     for s in sources:
         for history in s.history:

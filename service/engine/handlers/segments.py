@@ -6,26 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core.text.segment import Piece, frame, pieces
+from core.text.segment import Piece, pieces
 from core.text.tokenizer import SubwordTokenizer
 from service.engine.handlers.base import InputError
 
 
 def split(
     text: str,
+    tokens: int,
     tokenizer: SubwordTokenizer,
     fits: Callable[[str], bool],
     limit: int,
     budget: int,
     where: str,
 ) -> list[Piece]:
-    """``text`` framed, in pieces when it is over ``limit`` tokens: neighbouring sentences
-    share a piece up to half the limit (about the longest strings the model learned from).
-    Over ``budget`` tokens in all it is refused before any cutting is done."""
-    whole = frame(text)
-    tokens = len(tokenizer.encode(whole.text))
-    if tokens <= limit:
-        return [whole]
+    """The pieces of ``text``, which is ``tokens`` long, over ``limit``: neighbouring
+    sentences share a piece up to half the limit (about the longest strings the model
+    learned from). Over ``budget`` tokens in all it is refused before any cutting."""
     if tokens > budget:
         raise InputError(
             f"{where} is {tokens} tokens long; this service translates a text over the "

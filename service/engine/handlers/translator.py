@@ -133,17 +133,18 @@ class TranslatorHandler:
         for i, text in enumerate(texts):
             where = f"text {i}" if len(texts) > 1 else "the text"
             try:
-                if split and not truncate:  # else one piece: cut to the limit, or refused
-                    limit, budget = self.max_tokens, self.max_split_tokens
-                    tok = self.runtime.tokenizer
-                    parts = segments.split(text, tok, self.runtime.fits, limit, budget, where)
-                else:
-                    parts = [frame(text)]
-                for j, part in enumerate(parts):
-                    ids, masked = self.runtime.tokenizer.encode_masked(part.text)
+                tok = self.runtime.tokenizer
+                whole = frame(text)
+                encoded = [(whole, *tok.encode_masked(whole.text))]  # most texts: one piece
+                tokens = len(encoded[0][1])
+                if tokens > self.max_tokens and split and not truncate:  # else cut or refused
+                    limit, budget, fits = self.max_tokens, self.max_split_tokens, self.runtime.fits
+                    parts = segments.split(text, tokens, tok, fits, limit, budget, where)
+                    encoded = [(p, *tok.encode_masked(p.text)) for p in parts]
+                for j, (part, ids, masked) in enumerate(encoded):
                     check_length(i, len(ids), self.max_tokens, truncate, len(texts))
                     src = translator_source(ids, self.runtime.max_len)  # core/text/inputs
-                    item = TranslateItem(src, masked, piece=part, text=i, part=(j, len(parts)))
+                    item = TranslateItem(src, masked, piece=part, text=i, part=(j, len(encoded)))
                     # a source row costs beam rows in every decoder step
                     items.append((item, len(src) * _beam_rows(key)))
             except InputError:
