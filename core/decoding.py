@@ -33,6 +33,7 @@ class Decoding:
     length_penalty: float
     constrain_placeholders: bool = True  # a placeholder is generated only as often as sent
     block_repeats: bool = False  # the repetition guard (``repeat_bars``)
+    block_loops: bool = False  # the loop guard (``core.loops``)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> Decoding:
@@ -42,6 +43,7 @@ class Decoding:
             float(cfg["length_penalty"]),
             bool(cfg.get("constrain_placeholders", True)),
             bool(cfg.get("block_repeats", False)),  # graphs exported before it: off
+            bool(cfg.get("block_loops", False)),  # the same
         )
 
     def but(self, **changes: Any) -> Decoding:
@@ -77,12 +79,12 @@ def repeat_bars(
         tail = list(history[size - need :])
         if all(tail[i] == tail[i + n] for i in range(need - n)):
             token = int(tail[need - n])  # the token that would start copy copies+1
-            if token not in free and not _holds(source, [*tail, token]):
+            if token not in free and not holds(source, [*tail, token]):
                 bars.append(token)
     return bars
 
 
-def _holds(seq: Sequence[int], run: list[int]) -> bool:
+def holds(seq: Sequence[int], run: list[int]) -> bool:
     """True when ``run`` occurs in ``seq`` as a contiguous stretch."""
     n = len(run)
     return any(list(seq[i : i + n]) == run for i in range(len(seq) - n + 1))

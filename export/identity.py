@@ -43,6 +43,7 @@ def compare(
                     beam=beam,
                     max_len=model.cfg.max_len,
                     block_repeats=runtime.decoding.block_repeats,
+                    loops=runtime.loops if runtime.decoding.block_loops else None,
                 )
             got = runtime.search(
                 seqs, runtime.decoding.but(beam_size=beam, max_length=model.cfg.max_len)

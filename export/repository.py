@@ -109,6 +109,7 @@ def model_config(
             "max_length": model.cfg.max_len - 1,
             "constrain_placeholders": True,
             "block_repeats": True,
+            "block_loops": True,
             "length_rule": "new tokens ≤ min(max_length, 2 × source tokens + 10), </s> included",
         },
     }

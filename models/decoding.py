@@ -21,6 +21,11 @@ so every rule is spelled out:
 * the repetition guard (``block_repeats``, ``core.decoding.repeat_bars``): a hypothesis
   may not generate a token that would repeat a span of 1 to 4 tokens back to back more
   often than ``MAX_COPIES`` allows;
+* the loop guard (``loops``, ``core.loops``): the best ``reads(beam)`` candidates are
+  read (``4·beam`` instead of ``2·beam``) and one that would make a letter run or a third
+  copy of a span is passed over; when every candidate read is passed over and the source
+  has no finished hypothesis, its hypotheses end as they are (scored as if EOS came with
+  probability 1);
 * finished sources leave the batch, so the batch shrinks as it decodes.
 """
 
@@ -30,6 +35,7 @@ import torch
 from torch import Tensor
 
 from core.decoding import Hypothesis, length_limits, repeat_bars
+from core.loops import LoopGuard, reads
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from models.translator import Translator
 
@@ -56,6 +62,7 @@ def beam_search(
     length_penalty: float = 1.0,
     constrain_placeholders: bool = True,
     block_repeats: bool = False,
+    loops: LoopGuard | None = None,
 ) -> list[Hypothesis]:
     if not 1 <= beam <= 16:
         raise ValueError(f"beam must be in 1..16, got {beam}")
@@ -82,6 +89,11 @@ def beam_search(
     # How often each sentinel occurs in the source, and how often each beam has emitted it.
     required = (src_ids.index_select(0, rep).unsqueeze(-1) == sentinels).sum(1)  # (B·K, n_ph)
     emitted = torch.zeros_like(required)
+    guards = [
+        loops.for_source(src_ids[b][src_mask[b].bool()].tolist()) if loops else None
+        for b in range(n_src)
+    ]
+    n_read = reads(beam, loops is not None)
 
     for step in range(1, max(limits) + 1):
         logits, self_k, self_v, _ = model.decode_step(
@@ -107,7 +119,7 @@ def beam_search(
         # A stable sort: equal scores keep the lower index, so ties are broken the same way
         # on every backend (torch.topk leaves their order unspecified).
         top_scores, top_idx = cand.sort(dim=1, descending=True, stable=True)
-        top_scores, top_idx = top_scores[:, : 2 * beam], top_idx[:, : 2 * beam]  # (B, 2K)
+        top_scores, top_idx = top_scores[:, :n_read], top_idx[:, :n_read]  # (B, n_read)
         next_rows: list[int] = []
         next_tokens: list[int] = []
         next_scores: list[float] = []
@@ -118,6 +130,9 @@ def beam_search(
                 if s == float("-inf"):
                     break
                 row, tok = b * beam + i // vocab, i % vocab
+                guard = guards[src]
+                if guard is not None and guard.loops(history[row, 1:].tolist(), tok):
+                    continue
                 if tok == EOS_ID:
                     if len(finished[src]) < beam:
                         prefix = history[row, 1:].tolist()
@@ -131,6 +146,11 @@ def beam_search(
                 for row, tok, s in live[: beam - len(finished[src])]:
                     prefix = [*history[row, 1:].tolist(), tok]
                     finished[src].append(Hypothesis(prefix, s / (step**length_penalty)))
+            if not live and not finished[src]:  # every candidate read was passed over
+                for j, s in enumerate(scores[b].tolist()):
+                    if s > float("-inf"):
+                        prefix = history[b * beam + j, 1:].tolist()
+                        finished[src].append(Hypothesis(prefix, s / (step**length_penalty)))
             if len(finished[src]) >= beam or not live:
                 continue
             keep.append(b)

@@ -3,7 +3,8 @@
 It is the served twin of ``models/decoding.py`` (the PyTorch reference) and follows the
 same rules to the letter, so that the two agree token for token (checked by the export
 and by the tests): per-source length limits ``min(max_len, model_max_len - 1,
-2·|src| + 10)``; ``2·beam`` candidates per source read in order; finished score
+2·|src| + 10)``; ``core.loops.reads(beam)`` candidates per source read in order (those
+the loop guard skips passed over); finished score
 ``sum(log p) / len ** length_penalty`` with EOS counted; PAD and BOS never generated;
 placeholder sentinels emitted exactly as often as the source holds them and EOS barred
 while one is owed; finished sources leave the batch. Ties between equal scores go to the
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 
 from core.decoding import Decoding, Hypothesis
+from core.loops import LoopGuard
 from runtime.beamset import Array, BeamSet, EncodeFn, StepFn
 from runtime.candidates import MAX_BEAM, check_beam, log_softmax, top_k
 
@@ -37,19 +39,23 @@ def beam_search(
     constrain_placeholders: bool = True,
     ragged: bool = False,
     block_repeats: bool = False,
+    loops: LoopGuard | None = None,
     on_step: Callable[[BeamSet], None] | None = None,
 ) -> list[Hypothesis | None]:
     """The best hypothesis of each source, in order. ``step_fn`` takes (tokens, self_k,
     self_v, cross_k, cross_v, src_mask), and ``positions``, ``past_mask`` after them when
     ``ragged``. ``on_step`` sees the set after every step (sources keyed by their index):
-    it may read what each has agreed on, or drop some (their result is then None)."""
+    it may read what each has agreed on, or drop some (their result is then None).
+    ``loops``: the vocabulary's loop guard (``core.loops``), on when given."""
     check_beam(beam)
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     if src_ids.shape[0] == 0:
         return []
-    d = Decoding(beam, max_len, length_penalty, constrain_placeholders, block_repeats)
-    beams = BeamSet(encode, step_fn, cache_shape, model_max_len, ragged)
+    d = Decoding(
+        beam, max_len, length_penalty, constrain_placeholders, block_repeats, loops is not None
+    )
+    beams = BeamSet(encode, step_fn, cache_shape, model_max_len, ragged, loops)
     lengths = src_mask.sum(1).tolist()
     beams.admit([(i, src_ids[i, :n].tolist(), d) for i, n in enumerate(lengths)])
     found: dict[Hashable, Hypothesis] = {}

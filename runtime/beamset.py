@@ -24,6 +24,7 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 
 from core.decoding import Decoding, Hypothesis, length_limits
+from core.loops import LoopGuard
 from core.text.tokenizer import BOS_ID, SENTINEL_IDS
 from runtime.candidates import Candidates, check_beam
 from runtime.search_rule import SourceBeams, bar, best_candidates, choose, head_k, repeats
@@ -47,8 +48,10 @@ class BeamSet:
         cache_shape: tuple[int, int, int],  # (layers, heads, head_dim)
         model_max_len: int,
         ragged: bool,
+        loops: LoopGuard | None = None,  # the model's loop guard, for sources that ask for it
     ) -> None:
         self._encode, self._step = encode, step
+        self._loops = loops
         self._max_len = model_max_len
         self.ragged = ragged
         layers, heads, hs = cache_shape
@@ -115,6 +118,8 @@ class BeamSet:
                 raise ValueError(f"max_len must be at least 1, got {d.max_length}")
             if not ids:
                 raise ValueError("a source needs at least one token")
+            if d.block_loops and self._loops is None:
+                raise ValueError("block_loops needs the model's loop guard (core.loops.LoopGuard)")
         width = max(len(ids) for _, ids, _ in entries)
         src = np.zeros((len(entries), width), dtype=np.int64)
         mask = np.zeros_like(src)
@@ -156,6 +161,7 @@ class BeamSet:
                     [[] for _ in range(d.beam_size)],
                     block_repeats=d.block_repeats,
                     source=tuple(ids),
+                    loops=self._loops.for_source(ids) if self._loops and d.block_loops else None,
                 )
             )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.decoding import REPEAT_BARS, Hypothesis, repeat_bars
+from core.loops import SourceLoops, reads
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 
 Array = np.ndarray
@@ -35,19 +36,24 @@ class SourceBeams:
     finished: list[Hypothesis] = field(default_factory=list)
     block_repeats: bool = False  # the repetition guard (core.decoding.repeat_bars)
     source: tuple[int, ...] = ()  # the source's ids: a run it holds may be copied
+    loops: SourceLoops | None = None  # the loop guard (core.loops), when on
 
 
 def choose(
     s: SourceBeams, start: int, candidates: list[tuple[float, int, int]]
 ) -> list[tuple[int, int, float]]:
     """The search rule for one source at its step: ``candidates`` (score, row within the
-    source, token), best first, read in order; an EOS finishes a hypothesis (while fewer
-    than ``beam`` have), the others continue (up to ``beam``); at the length limit the
-    live ones finish too. Live (row, token, score), rows of the whole set."""
+    source, token), best first, read in order; one the loop guard skips is passed over;
+    an EOS finishes a hypothesis (while fewer than ``beam`` have), the others continue (up
+    to ``beam``); at the length limit the live ones finish too. When every candidate was
+    passed over and none has finished, the hypotheses end as they are. Live (row, token,
+    score), rows of the whole set."""
     live: list[tuple[int, int, float]] = []
     for score, r, tok in candidates:
         if score == -np.inf:
             break
+        if s.loops is not None and s.loops.loops(s.history[r], tok):
+            continue
         row = start + r
         if tok == EOS_ID:
             if len(s.finished) < s.beam:
@@ -61,43 +67,55 @@ def choose(
         for row, tok, score in live[: s.beam - len(s.finished)]:
             prefix = [*s.history[row - start], tok]
             s.finished.append(Hypothesis(prefix, score / (s.step**s.length_penalty)))
+    if not live and not s.finished:
+        for r, score in enumerate(s.scores.tolist()):
+            if score > -np.inf:
+                s.finished.append(
+                    Hypothesis(list(s.history[r]), score / (s.step**s.length_penalty))
+                )
     return live
 
 
 def head_k(sources: Sequence[SourceBeams]) -> int:
     """How many best tokens per row a step needs so that every source reads the same
-    candidates as from whole rows: a source's 2·beam best over its beam × vocabulary are
-    among its rows' own 2·beam best, once what may be barred in a row is set aside (PAD
+    candidates as from whole rows: a source's ``reads(beam)`` best over its beam ×
+    vocabulary are among its rows' own ``reads(beam)`` best, once what may be barred in a row is set aside (PAD
     and BOS always; every sentinel and EOS under the placeholder rule)."""
-    return max(_width(s.beam, s.constrain, s.block_repeats) for s in sources)
+    return max(_width(*_kind(s)) for s in sources)
 
 
-def _width(beam: int, constrain: bool, block: bool = False) -> int:
+def _kind(s: SourceBeams) -> tuple[int, bool, bool, bool]:
+    return s.beam, s.constrain, s.block_repeats, s.loops is not None
+
+
+def _width(beam: int, constrain: bool, block: bool = False, loops: bool = False) -> int:
     """Best tokens per row that hold a source's candidates (``head_k``): the repetition
-    guard may bar REPEAT_BARS more."""
-    return 2 * beam + len(NEVER) + (BARRABLE if constrain else 0) + (REPEAT_BARS if block else 0)
+    guard may bar REPEAT_BARS more; the loop guard reads more candidates
+    (``core.loops.reads``)."""
+    barrable = len(NEVER) + (BARRABLE if constrain else 0) + (REPEAT_BARS if block else 0)
+    return reads(beam, loops) + barrable
 
 
 def best_candidates(
     sources: Sequence[SourceBeams], starts: Array, logp: Array, ids: Array
 ) -> list[list[tuple[float, int, int]]]:
-    """Per source, its 2·beam best (score, row within the source, token) over its
+    """Per source, its ``reads(beam)`` best (score, row within the source, token) over its
     beam × vocabulary, best first, equal scores by (row, token) as a stable sort of the
     flattened candidates gives; sources of one beam width are selected together. Each
     row's own best (``logp``, ``ids`` (R, K), after ``bar``) hold them (``head_k``)."""
     out: list[list[tuple[float, int, int]]] = [[] for _ in sources]
-    widths: dict[tuple[int, bool, bool], list[int]] = {}
+    widths: dict[tuple[int, bool, bool, bool], list[int]] = {}
     for b, s in enumerate(sources):
-        widths.setdefault((s.beam, s.constrain, s.block_repeats), []).append(b)
-    for (beam, constrain, block), members in widths.items():
-        k = min(logp.shape[1], _width(beam, constrain, block))
+        widths.setdefault(_kind(s), []).append(b)
+    for (beam, constrain, block, loops), members in widths.items():
+        k = min(logp.shape[1], _width(beam, constrain, block, loops))
         rows = np.concatenate([np.arange(starts[b], starts[b] + beam) for b in members])
         scores = np.concatenate([sources[b].scores for b in members])
         n = len(members)
         cand = (scores[:, None] + logp[rows, :k]).reshape(n, beam * k)
         tok = ids[rows, :k].reshape(n, beam * k)
         row = np.broadcast_to(np.repeat(np.arange(beam), k), (n, beam * k))
-        order = np.lexsort((tok, row, -cand), axis=-1)[:, : 2 * beam]  # (n, 2·beam)
+        order = np.lexsort((tok, row, -cand), axis=-1)[:, : reads(beam, loops)]  # (n, reads)
         picked = zip(
             np.take_along_axis(cand, order, 1).tolist(),
             np.take_along_axis(row, order, 1).tolist(),

@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from core.batching import length_batches
 from core.decoding import Decoding, Hypothesis
+from core.loops import LoopGuard
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
 from core.text.segment import join, pieces
@@ -119,6 +120,7 @@ class TranslatorRuntime:
         cache = cfg["cache"]
         self.cache_shape = (int(cache["layers"]), int(cache["heads"]), int(cache["head_dim"]))
         self.decoding = Decoding.from_config(cfg["decoding"])  # the model's defaults
+        self.loops = LoopGuard(self.tokenizer.surfaces())  # for decodings with block_loops
         # graphs exported before attnserve 0.1 carry no decoder self-attention output
         self.has_decoder_attention = "self_attention" in {
             o.name for o in self.decoder.get_outputs()
@@ -169,7 +171,9 @@ class TranslatorRuntime:
     def beam_set(self) -> BeamSet:
         """An empty set of running beams over this model's graphs, for a decode loop that
         admits sources between steps (on a static graph: only into an empty set)."""
-        return BeamSet(self._encode, self._step, self.cache_shape, self.max_len, self.ragged)
+        return BeamSet(
+            self._encode, self._step, self.cache_shape, self.max_len, self.ragged, self.loops
+        )
 
     def attention(
         self, source: Sequence[int], target: Sequence[int], masked: Masked
@@ -243,6 +247,7 @@ class TranslatorRuntime:
             constrain_placeholders=d.constrain_placeholders,
             ragged=self.ragged,
             block_repeats=d.block_repeats,
+            loops=self.loops if d.block_loops else None,
             on_step=on_step,
         )
 

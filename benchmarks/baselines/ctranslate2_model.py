@@ -222,13 +222,15 @@ def greedy_identity(
     peer: Peer, repository: Path, sources: Sequence[list[int]], name: str = "en-fr"
 ) -> dict[str, Any]:
     """Greedy CTranslate2 against attnserve's own search (ONNX Runtime, fp32, placeholder
-    rule and repetition guard off: CTranslate2 has neither) on ``sources``:
+    rule and both guards off: CTranslate2 has none of them) on ``sources``:
     {"sentences", "identical", ...}."""
     from runtime.repository import load as load_version
     from runtime.translator import TranslatorRuntime
 
     runtime = TranslatorRuntime(load_version(repository, name), "fp32")
-    d = runtime.decoding.but(beam_size=1, constrain_placeholders=False, block_repeats=False)
+    d = runtime.decoding.but(
+        beam_size=1, constrain_placeholders=False, block_repeats=False, block_loops=False
+    )
     ours = [h.tokens for h in runtime.search(list(sources), d)]
     theirs = peer.translate(sources, beam=1, exact_limits=True)
     same = sum(a == b for a, b in zip(ours, theirs, strict=True))

@@ -108,5 +108,29 @@ class SubwordTokenizer:
         """Readable token strings (for attention displays)."""
         return [self._tok.decode([i], skip_special_tokens=False) for i in ids]
 
+    def surfaces(self) -> list[bytes]:
+        """Each token's bytes as they stand in a decoded text, by id (b"" for a special or
+        a sentinel): what the loop guard reads (``core.loops``)."""
+        table = {ch: b for b, ch in _byte_chars().items()}
+        out = [b""] * self.vocab_size
+        for token, i in self._tok.get_vocab().items():
+            if i > SENTINEL_IDS[-1]:
+                out[i] = bytes(table[ch] for ch in token)
+        return out
+
     def iter_vocab(self) -> Iterator[tuple[str, int]]:
         yield from self._tok.get_vocab().items()
+
+
+def _byte_chars() -> dict[int, str]:
+    """The byte-level alphabet (GPT-2's): each byte's printable stand-in character.
+    Printable Latin-1 bytes stand for themselves; the others take code points from 256."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    kept += range(ord("®"), ord("ÿ") + 1)
+    out = {b: chr(b) for b in kept}
+    extra = 0
+    for b in range(256):
+        if b not in out:
+            out[b] = chr(256 + extra)
+            extra += 1
+    return out

@@ -11,6 +11,7 @@ import sacrebleu
 import torch
 import torch.nn.functional as F
 
+from core.loops import LoopGuard
 from core.text.inputs import translator_source
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SubwordTokenizer
 from models import checkpoint
@@ -80,10 +81,13 @@ def translate(
     beam: int = 1,
     max_tokens: int = 8000,
     block_repeats: bool = True,
+    block_loops: bool = True,
 ) -> list[str]:
     """Translate ``texts`` with the reference decoder (greedy or beam), in order, with the
-    repetition guard the service applies (``core.decoding.repeat_bars``) unless told not."""
+    guards the service applies (``core.decoding.repeat_bars``, ``core.loops``) unless
+    told not."""
     model.eval()
+    loops = LoopGuard(tok.surfaces()) if block_loops else None
     encoded = [tok.encode_masked(t) for t in texts]
     src = [translator_source(ids, model.cfg.max_len) for ids, _ in encoded]
     out = [""] * len(texts)
@@ -96,6 +100,7 @@ def translate(
             beam=beam,
             max_len=model.cfg.max_len,
             block_repeats=block_repeats,
+            loops=loops,
         )
         for i, hyp in zip(batch, hyps, strict=True):
             out[i] = tok.decode(hyp.tokens, encoded[i][1].spans)

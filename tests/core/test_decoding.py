@@ -71,3 +71,11 @@ def test_no_sequence_the_guard_allows_repeats_a_span_more_than_it_says() -> None
             for i in range(len(seq) - n * (copies + 1) + 1):
                 spans = [tuple(seq[i + k * n : i + (k + 1) * n]) for k in range(copies + 1)]
                 assert len(set(spans)) > 1, (seq, n, i)
+
+
+def test_the_loop_guard_is_off_for_configs_without_it_and_read_when_given() -> None:
+    from core.decoding import Decoding
+
+    base = {"beam_size": 4, "max_length": 127, "length_penalty": 1}
+    assert Decoding.from_config(base).block_loops is False  # graphs exported before it
+    assert Decoding.from_config({**base, "block_loops": True}).block_loops is True

@@ -4,6 +4,7 @@ the search logic; tests/export/test_pipeline.py drives the real ONNX graphs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -162,3 +163,37 @@ def test_the_repetition_guard_matches_the_reference_and_stops_every_run(model, w
         )
 
     assert any(runs(h.tokens) for h in free) and not any(runs(h.tokens) for h in got)
+
+
+@pytest.mark.parametrize(("width", "letters"), [(1, b"ab"), (4, b"ab"), (1, b"a"), (3, b"a")])
+def test_the_loop_guard_matches_the_reference_and_leaves_no_letter_run(
+    model, width: int, letters: bytes
+) -> None:  # type: ignore[no-untyped-def]
+    """Every token spells a letter (b"a" alone: every candidate after "aaa" but EOS is
+    skipped, so sources end by the guard's fallback); both decoders skip the same."""
+    from core.loops import LoopGuard
+
+    surfaces = [bytes([letters[i % len(letters)]]) * (1 + i % 2) for i in range(VOCAB)]
+    surfaces[:20] = [b""] * 20  # the specials and sentinels, as SubwordTokenizer.surfaces
+    loops = LoopGuard(surfaces)
+    ids, mask = _sources(24, seed=20 + width)
+    encode, step = _fns(model)
+    kwargs: dict[str, Any] = {"beam": width, "max_len": 40}
+    want = reference(model, torch.from_numpy(ids), torch.from_numpy(mask), loops=loops, **kwargs)
+    args = (encode, step, ids, mask, (2, 4, 8), model.cfg.max_len)
+    got = beam.beam_search(*args, loops=loops, **kwargs)
+    free = beam.beam_search(*args, **kwargs)
+    assert [h.tokens for h in got] == [h.tokens for h in want]
+    assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+
+    def spelled(tokens: list[int]) -> bytes:
+        return b"".join(surfaces[t] if t >= 20 else b"|" for t in tokens)
+
+    def runs(hyps: list[Any]) -> int:  # outputs with a letter run their source lacks
+        held = [spelled(ids[i, : mask[i].sum()].tolist()) for i in range(len(ids))]
+        return sum(
+            any(m.group(0) not in held[i] for m in re.finditer(rb"(\w)\1{3,}", spelled(h.tokens)))
+            for i, h in enumerate(hyps)
+        )
+
+    assert runs(free) > 3 and runs(got) == 0

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from core.decoding import repeat_bars
+from core.loops import LoopGuard, reads
 from core.text.tokenizer import BOS_ID, EOS_ID, PAD_ID, SENTINEL_IDS
 from runtime.candidates import from_logits
 from runtime.search_rule import SourceBeams, bar, best_candidates, head_k, repeats
 
 VOCAB = 60
+LOOPS = LoopGuard([b"a"] * VOCAB)
 SENT = np.array(SENTINEL_IDS)
 
 
@@ -24,9 +26,10 @@ def _sources(rng: np.random.Generator) -> list[SourceBeams]:
         scores = rng.integers(-3, 1, beam).astype(np.float32)  # equal scores on purpose
         scores[rng.random(beam) < 0.3] = -np.inf  # dead beams, as at the first step
         required = rng.integers(0, 2, len(SENT))
-        out.append(
-            SourceBeams(key, beam, 40, 1.0, bool(rng.random() < 0.7), 5, required, scores, [])
-        )
+        s = SourceBeams(key, beam, 40, 1.0, bool(rng.random() < 0.7), 5, required, scores, [])
+        if rng.random() < 0.4:  # the loop guard reads twice as many candidates
+            s.loops = LOOPS.for_source([EOS_ID])
+        out.append(s)
     return out
 
 
@@ -41,7 +44,7 @@ def _full(sources: list[SourceBeams], logp: np.ndarray, spent: np.ndarray) -> li
             rows[:, SENT] = np.where(sp, -np.inf, rows[:, SENT])
             rows[~sp.all(1), EOS_ID] = -np.inf
         flat = (s.scores[:, None] + rows).reshape(-1)
-        idx = np.argsort(-flat, kind="stable")[: 2 * s.beam]
+        idx = np.argsort(-flat, kind="stable")[: reads(s.beam, s.loops is not None)]
         out.append([(float(flat[i]), int(i // VOCAB), int(i % VOCAB)) for i in idx])
         start += s.beam
     return out
@@ -72,7 +75,10 @@ def test_reading_each_row_s_best_tokens_equals_the_full_selection(seed: int) -> 
         starts = np.cumsum([0, *(s.beam for s in sources)])
         got = best_candidates(sources, starts, bar(head.logp, head.ids, spent, constrain), head.ids)
         assert [_live(c) for c in got] == [_live(c) for c in _full(sources, logp, spent)]
-        full_lists += sum(len(_live(c)) == 2 * s.beam for c, s in zip(got, sources, strict=True))
+        full_lists += sum(
+            len(_live(c)) == reads(s.beam, s.loops is not None)
+            for c, s in zip(got, sources, strict=True)
+        )
         barred += int(np.isneginf(bar(head.logp, head.ids, spent, constrain)).sum())
     assert full_lists > 100 and barred > 1000  # the cases that matter came up
 
