@@ -253,8 +253,8 @@ class TranslatorRuntime:
 
     def translate(self, texts: Sequence[str], max_tokens: int = 8000, **options: Any) -> list[str]:
         """Translations in the order of ``texts``, batched by source length; ``options``
-        (``beam_size=4``, …) change the model's decoding defaults. Each text is framed and,
-        over the limit, translated in pieces (``core.text.segment``), as the service does."""
+        (``beam_size=4``, …) change the model's decoding defaults. Each text is framed and
+        translated sentence by sentence (``core.text.segment``), as the service does."""
         decoding = self.decoding.but(**options)
         check_beam(decoding.beam_size)  # before it divides the token budget
         split = [pieces(t, self.fits) for t in texts]

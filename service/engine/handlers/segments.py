@@ -1,5 +1,6 @@
-"""A translation text over the model's limit: the pieces it is translated in, and how the
-pieces' answers become the text's (``core.text.segment`` does the cutting)."""
+"""A translation text of several sentences, or over the model's limit: the pieces it is
+translated in, and how the pieces' answers become the text's (``core.text.segment`` does
+the cutting)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.text.segment import Piece, pieces
-from core.text.tokenizer import SubwordTokenizer
 from service.engine.handlers.base import InputError
 
 
 def split(
-    text: str,
-    tokens: int,
-    tokenizer: SubwordTokenizer,
-    fits: Callable[[str], bool],
-    limit: int,
-    budget: int,
-    where: str,
+    text: str, tokens: int, fits: Callable[[str], bool], limit: int, budget: int, where: str
 ) -> list[Piece]:
-    """The pieces of ``text``, which is ``tokens`` long, over ``limit``: neighbouring
-    sentences share a piece up to half the limit (about the longest strings the model
-    learned from). Over ``budget`` tokens in all it is refused before any cutting."""
+    """The pieces of ``text``, which is ``tokens`` long: its sentences, each cut further
+    while over ``limit``. Over ``budget`` tokens in all it is refused before any cutting."""
     if tokens > budget:
         raise InputError(
             f"{where} is {tokens} tokens long; this service translates a text over the "
             f"model's limit of {limit} in pieces up to {budget} tokens in all. Send it in "
             'several texts, or "truncate": true to cut it'
         )
-    return pieces(text, fits, lambda t: len(tokenizer.encode(t)) <= limit // 2)
+    return pieces(text, fits)
 
 
 def joined(group: Sequence[tuple[Piece, dict[str, Any], int]]) -> dict[str, Any]:

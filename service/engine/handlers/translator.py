@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from core.decoding import Decoding, Hypothesis
 from core.text.inputs import translator_source
 from core.text.placeholders import Masked
-from core.text.segment import Piece, frame
+from core.text.segment import Piece, frame, sentences
 from core.text.tokenizer import EOS_ID
 from runtime.beamset import BeamSet
 from runtime.translator import Translation, TranslatorRuntime
@@ -126,9 +126,10 @@ class TranslatorHandler:
     def prepare(
         self, texts: Sequence[str], key: Key, truncate: bool = False, split: bool = True
     ) -> list[tuple[TranslateItem, int]]:
-        """Each text framed (``core.text.segment``); one over the model's limit split into
-        pieces (sentences, then clauses) unless ``truncate`` (cut to the limit) or not
-        ``split`` (a 422, for the routes that answer one source)."""
+        """Each text framed (``core.text.segment``) and, when ``split``, translated sentence
+        by sentence; a sentence over the model's limit cut into clauses. Without ``split``
+        (the routes that answer one source) a text is one source, and one over the limit is
+        refused (422); with ``truncate`` a text over the limit is cut to it instead."""
         items = []
         for i, text in enumerate(texts):
             where = f"text {i}" if len(texts) > 1 else "the text"
@@ -137,9 +138,10 @@ class TranslatorHandler:
                 whole = frame(text)
                 encoded = [(whole, *tok.encode_masked(whole.text))]  # most texts: one piece
                 tokens = len(encoded[0][1])
-                if tokens > self.max_tokens and split and not truncate:  # else cut or refused
+                over = tokens > self.max_tokens
+                if split and (not truncate if over else sentences(whole.text) > 1):
                     limit, budget, fits = self.max_tokens, self.max_split_tokens, self.runtime.fits
-                    parts = segments.split(text, tokens, tok, fits, limit, budget, where)
+                    parts = segments.split(text, tokens, fits, limit, budget, where)
                     encoded = [(p, *tok.encode_masked(p.text)) for p in parts]
                 for j, (part, ids, masked) in enumerate(encoded):
                     check_length(i, len(ids), self.max_tokens, truncate, len(texts))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.text.placeholders import find_placeholders
-from core.text.segment import Piece, frame, join, pieces, visible
+from core.text.segment import Piece, frame, join, pieces, sentences, visible
 
 
 def words(n: int):  # a "limit" of n words, as a tokenizer's would be in tokens
@@ -137,12 +137,11 @@ def test_pieces_fit_and_join_back_to_the_text(chunks: list[str], limit: int) -> 
             assert "\u200b" not in p.text and p.text == p.text.strip()
 
 
-def test_sentences_share_a_piece_while_the_packing_bound_holds() -> None:
-    text = "One two. Three four. Five six. Seven eight nine ten eleven."
-    parts = pieces(text, words(6), pack=words(4))
-    assert [p.text for p in parts] == [
-        "One two. Three four.",
-        "Five six.",
-        "Seven eight nine ten eleven.",
-    ]
+def test_a_text_of_several_sentences_is_a_piece_per_sentence_even_when_it_fits() -> None:
+    text = "😀 One two. Three four!  Five six? "
+    parts = pieces(text, words(50))
+    assert [p.text for p in parts] == ["One two.", "Three four!", "Five six?"]
+    assert parts[0].head == "😀 " and parts[-1].tail == " "
     assert join(parts, [p.text for p in parts]) == text
+    assert sentences(text) == 3 and sentences("One two.") == 1 and sentences("") == 1
+    assert pieces("", words(5)) == [Piece("")] and pieces("  ", words(5)) == [Piece("  ")]

@@ -72,7 +72,9 @@ def test_tokenizer_module_does_not_import_torch() -> None:
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-@pytest.mark.parametrize("text", ["Öffnen — naïve café", "emoji 🎉 and 漢字", "a  b\tc\n", "Gspell"])
+@pytest.mark.parametrize(
+    "text", ["Öffnen — naïve café", "emoji 🎉 and 漢字", "a  b\tc\n", "Gspell"]
+)
 def test_surfaces_join_to_the_decoded_text_byte_for_byte(tok: SubwordTokenizer, text: str) -> None:
     surfaces = tok.surfaces()
     ids = tok.encode(text)

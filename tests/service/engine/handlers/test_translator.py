@@ -49,12 +49,12 @@ def test_a_text_over_the_limit_is_translated_in_pieces_and_joined(
     sentence = "The file {name} could not be deleted because the disk is full."
     text = " ".join([sentence] * 14)  # about 200 tokens: over the limit of 127
     assert not handler.runtime.fits(text)
-    key = Decoding(1, 127, 1.0)  # a piece of several sentences needs the room
+    key = Decoding(1, 127, 1.0)
     items = handler.prepare(["Save changes", text], key)
     parts = [it.part for it, _ in items if it.text == 1]
-    assert items[0][0].text == 0 and 3 <= len(parts) <= 7  # sentences packed to half the limit
+    assert items[0][0].text == 0 and len(parts) == 14  # a piece per sentence
     assert parts == [(j, len(parts)) for j in range(len(parts))]
-    assert all(len(it.ids) <= handler.runtime.max_len // 2 + 1 for it, _ in items)
+    assert all(it.piece.text == sentence for it, _ in items[1:])
     outputs = handler.run_batch(key, [it for it, _ in items])
     plain, long = handler.respond(items, outputs)
     assert "segments" not in plain
@@ -67,6 +67,22 @@ def test_a_text_over_the_limit_is_translated_in_pieces_and_joined(
     assert segments[0]["translation"].strip() == alone["translation"]
     cut = handler.prepare([text], key, truncate=True)
     assert len(cut) == 1 and len(cut[0][0].ids) == handler.runtime.max_len
+
+
+def test_a_text_of_several_sentences_is_translated_sentence_by_sentence_unless_one_source(
+    handler: TranslatorHandler,
+) -> None:
+    text = "The disk is full. Delete some files!"
+    key = Decoding(1, 40, 1.0)
+    items = handler.prepare([text], key)
+    assert [it.piece.text for it, _ in items] == ["The disk is full.", "Delete some files!"]
+    (answer,) = handler.respond(items, handler.run_batch(key, [it for it, _ in items]))
+    assert [s["source"] for s in answer["segments"]] == ["The disk is full. ", "Delete some files!"]
+    (first,) = handler.respond(*_run(handler, ["The disk is full."], key))
+    assert answer["translation"].startswith(first["translation"] + " ")
+    (whole,) = handler.prepare([text], key, split=False)  # the stream, the attention maps
+    assert whole[0].piece.text == text
+    assert len(handler.prepare([text], key, truncate=True)) == 2  # it cuts only what is over
 
 
 def _run(handler: TranslatorHandler, texts: list[str], key: Decoding):  # type: ignore[no-untyped-def]
