@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from models.classifier import Classifier, ClassifierConfig
+from models.classifier import build as build_classifier
 from models.translator import Translator, TranslatorConfig
 
 TASKS: dict[str, tuple[type[Any], type[nn.Module]]] = {
@@ -57,7 +58,11 @@ def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, An
     config = dict(payload["config"])
     if "scores" in config:
         config["scores"] = tuple(config["scores"])
-    model = model_cls(cfg_cls(**config))
+    model = (
+        build_classifier(cfg_cls(**config))
+        if task == "classifier"
+        else model_cls(cfg_cls(**config))
+    )
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     return model, payload["meta"]

@@ -10,7 +10,7 @@ label — they are what the service's attention endpoint shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +19,9 @@ from models.nn.attention import masked_softmax
 from models.nn.blocks import ResidualConv1d
 from models.nn.composite import AttentionStack
 from models.nn.embedding import TokenEmbedding
+
+# the least probability an ensemble's logits carry (log(0) would be -inf, also in fp16)
+PROB_FLOOR = 1e-6
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ClassifierConfig:
     max_len: int = 256
     composition: str = "series"
     scores: tuple[str, ...] = field(default_factory=lambda: ("dot",))
+    members: int = 1  # > 1: an ensemble of this many such towers (``ClassifierEnsemble``)
 
 
 class AttentionPooling(nn.Module):
@@ -88,3 +92,45 @@ class Classifier(nn.Module):
         x, attn = self.attention(x, mask[:, None, None, :])  # keys masked: (B, 1, 1, T)
         pooled, alpha = self.pool(self.ln(x), mask)
         return self.head(self.drop(pooled)), attn, alpha
+
+
+class ClassifierEnsemble(Classifier):
+    """``cfg.members`` classifiers of one shape over one tokenizer, trained from different
+    seeds; their class probabilities are averaged. It answers as one classifier: logits
+    whose softmax is the mean probability, every member's attention layers in turn
+    (member 0's first), and the mean pooling weights."""
+
+    def __init__(self, cfg: ClassifierConfig) -> None:
+        nn.Module.__init__(self)
+        if cfg.members < 2:
+            raise ValueError(f"an ensemble needs at least 2 members, got {cfg.members}")
+        self.cfg = cfg
+        self.members = nn.ModuleList(
+            Classifier(replace(cfg, members=1)) for _ in range(cfg.members)
+        )
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor
+    ) -> tuple[Tensor, list[Tensor], Tensor]:
+        outs = [m(input_ids, attention_mask) for m in self.members]
+        probs = torch.stack([torch.softmax(logits, -1) for logits, _, _ in outs]).mean(0)  # (B, C)
+        layers = [a for _, attn, _ in outs for a in attn]  # members × layers of (B, h, T, T)
+        alpha = torch.stack([a for _, _, a in outs]).mean(0)  # (B, T)
+        return torch.log(probs.clamp_min(PROB_FLOOR)), layers, alpha
+
+    @classmethod
+    def of(cls, members: list[Classifier]) -> ClassifierEnsemble:
+        """The ensemble of these trained classifiers (their configs must be equal)."""
+        first = members[0].cfg
+        for m in members[1:]:
+            if m.cfg != first:
+                raise ValueError(f"members differ in shape: {m.cfg} and {first}")
+        out = cls(replace(first, members=len(members)))
+        for mine, theirs in zip(out.members, members, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+        return out.eval()
+
+
+def build(cfg: ClassifierConfig) -> Classifier:
+    """The model a config describes: one classifier, or an ensemble of ``cfg.members``."""
+    return ClassifierEnsemble(cfg) if cfg.members > 1 else Classifier(cfg)

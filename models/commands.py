@@ -86,8 +86,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if value < 1:
                 raise SystemExit(f"--{name.replace('_', '-')} must be at least 1, got {value}")
             changes[name] = value
+    if args.seed is not None and args.seeds:
+        raise SystemExit("give --seed (one model) or --seeds (an ensemble), not both")
     if args.seed is not None:
         changes["seed"] = args.seed
+    seeds = _seeds(args.seeds) if args.seeds else []
+    if seeds and args.task != "classifier":
+        raise SystemExit("--seeds trains an ensemble of classifiers; the translator is one model")
     profile = dataclasses.replace(profile, **changes)
     overrides: dict[str, Any] = dict(trainer.QUICK_MODEL) if args.quick else {}
     if args.composition:
@@ -98,15 +103,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["scores"] = ("dot", "additive")  # two branches that differ
     out = args.out or Path("runs") / CORPUS_OF[args.task]
     train_rows, valid_rows, info = _rows(args, args.task)
-    summary = trainer.train(train_rows, valid_rows, out, profile, overrides, args.device, info)
-    history = out / "history.json"
-    if history.is_file():
-        plot_history(
-            json.loads(history.read_text()), out / "curves.png", f"{args.task}: {out.name}"
-        )
+    runs = [out / f"member-{seed}" for seed in seeds] or [out]
+    for i, run in enumerate(runs):
+        if seeds:
+            print(f"member {i + 1} of {len(seeds)}: seed {seeds[i]}, into {run}")
+            profile = dataclasses.replace(profile, seed=seeds[i])
+        summary = trainer.train(train_rows, valid_rows, run, profile, overrides, args.device, info)
+        history = run / "history.json"
+        if history.is_file():
+            title = f"{args.task}: {out.name}" + (f" seed {seeds[i]}" if seeds else "")
+            plot_history(json.loads(history.read_text()), run / "curves.png", title)
+    if seeds:
+        from models.train.ensemble import combine
+
+        summary = combine(runs, out, valid_rows)
     print(json.dumps(summary, indent=2))
     print(f"checkpoint, tokenizer and curves in {out}/ — next: attnserve evaluate {out}")
     return 0
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise SystemExit(
+            f"--seeds takes integers separated by commas, e.g. 13,1,2; got {text!r}"
+        ) from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--seeds needs at least two different seeds, got {text!r}")
+    return seeds
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -193,6 +218,12 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scores", help="attention scoring per branch/layer, e.g. dot or dot,additive")
     p.add_argument(
         "--seed", type=int, help="random seed (default: the profile's, 13): same seed, same model"
+    )
+    p.add_argument(
+        "--seeds",
+        help="classifier: train one member per seed, e.g. 13,1,2, each into --out/member-SEED, "
+        "and put them together in --out as one ensemble that averages their probabilities "
+        "(it costs as many times the training and the inference)",
     )
     device_flag(p, "where torch trains (auto: cuda when torch sees a GPU, else cpu)")
     p.add_argument(

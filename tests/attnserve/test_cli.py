@@ -148,3 +148,28 @@ def test_only_the_command_s_own_side_is_imported() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "['service']", out.stdout + out.stderr
+
+
+def test_seeds_train_an_ensemble_that_averages_its_members(tmp_path: Path) -> None:
+    import torch
+
+    from models import checkpoint
+    from models.classifier import ClassifierEnsemble
+
+    args = ["train", "classifier", "--quick", "--epochs", "1", "--seeds", "3,4", *_tiny(tmp_path)]
+    assert main(args) == 0
+    run = tmp_path / "run"
+    ensemble, meta = checkpoint.load(run)
+    assert isinstance(ensemble, ClassifierEnsemble) and ensemble.cfg.members == 2
+    assert [m["seed"] for m in meta["members"]] == [3, 4] and 0 <= meta["valid_accuracy"] <= 1
+    ids = torch.randint(20, 60, (3, 7))
+    mask = torch.ones_like(ids)
+    probs = [
+        torch.softmax(checkpoint.load(run / f"member-{s}")[0](ids, mask)[0], -1) for s in (3, 4)
+    ]
+    logits, layers, _ = ensemble(ids, mask)
+    assert torch.allclose(torch.softmax(logits, -1), (probs[0] + probs[1]) / 2, atol=1e-6)
+    assert len(layers) == 2 * ensemble.cfg.n_attn_layers and not torch.equal(probs[0], probs[1])
+    for bad, said in (("3", "at least two different"), ("3,x", "integers"), ("3,3", "different")):
+        with pytest.raises(SystemExit, match=said):
+            main([*args[:6], bad, *_tiny(tmp_path)])

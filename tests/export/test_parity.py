@@ -119,3 +119,18 @@ def test_the_decoder_step_s_search_head_is_its_numpy_twin(
         assert ids.shape == (rows, k)
         assert np.array_equal(ids[ok], twin.ids[ok])
         assert np.allclose(logp[ok], twin.logp[ok], atol=1e-5)
+
+
+def test_an_ensemble_exports_as_one_classifier_graph_that_matches_pytorch(tmp_path: Path) -> None:
+    from models.classifier import ClassifierEnsemble
+
+    ensemble = ClassifierEnsemble.of([small_classifier(300, seed=s) for s in (1, 2, 3)])
+    graph = export_classifier(ensemble, tmp_path / "e.onnx")
+    rows = parity.check_classifier(ensemble, {"fp32": graph})
+    parity.require(rows)
+    assert max(max(r.max_abs_diff.values()) for r in rows) <= parity.TOLERANCE
+    out = ort.InferenceSession(str(graph)).run(
+        None,
+        {"input_ids": np.full((2, 5), 30, np.int64), "attention_mask": np.ones((2, 5), np.int64)},
+    )
+    assert out[1].shape[1] == 3 * ensemble.cfg.n_attn_layers  # every member's layers
