@@ -90,6 +90,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit("give --seed (one model) or --seeds (an ensemble), not both")
     if args.seed is not None:
         changes["seed"] = args.seed
+    if args.teacher is not None:
+        if args.task != "classifier":
+            raise SystemExit("--teacher distils a classifier; the translator has none")
+        changes["teacher"] = str(args.teacher)
     seeds = _seeds(args.seeds) if args.seeds else []
     if seeds and args.task != "classifier":
         raise SystemExit("--seeds trains an ensemble of classifiers; the translator is one model")
@@ -224,6 +228,13 @@ def _train(p: argparse.ArgumentParser) -> None:
         help="classifier: train one member per seed, e.g. 13,1,2, each into --out/member-SEED, "
         "and put them together in --out as one ensemble that averages their probabilities "
         "(it costs as many times the training and the inference)",
+    )
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        help="classifier: a trained classifier run (an ensemble of --seeds, say) whose "
+        "probabilities on the training texts the model learns besides the labels "
+        "(distillation: the teacher's accuracy at one model's cost)",
     )
     device_flag(p, "where torch trains (auto: cuda when torch sees a GPU, else cpu)")
     p.add_argument(

@@ -32,7 +32,7 @@ _EDGE_EXTRA = {"\ufe0e", "\ufe0f", "\u20e3"}  # variation selectors, the keycap 
 _WS_RE = re.compile(r"\s+")
 # A sentence ends at . ! ? … (with its closing quotes or brackets) before white space and
 # no lower-case letter; a clause at , ; : or before a dash. The group is the separator.
-_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(\s+)(?![a-z])")
+_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(\s++)(?![\u200b\u200c\u200d\u2060\ufeff]*[a-z])")
 _CLAUSE_END = re.compile(r"[,;:](\s+)|(\s+)(?=[—–-]\s)")
 _WORD_END = re.compile(r"(\s+)")
 
@@ -89,7 +89,28 @@ def frame(text: str, tail: str = "") -> Piece:
 
 def sentences(text: str) -> int:
     """How many sentences ``text`` has (where ``pieces`` cuts it first)."""
-    return max(1, sum(1 for span, _ in _split(text, _SENTENCE_END) if span.strip()))
+    return len(_sentences(text))
+
+
+def _sentences(text: str) -> list[tuple[str, str]]:
+    """``text`` cut at sentence ends: (sentence, the white space after it). What is all
+    edge (an emoji after the last full stop, say) stays with the sentence before it (the
+    first: after it), so that it is framed away rather than sent to the model alone."""
+    out: list[tuple[str, str]] = []
+    for span, gap in _split(text, _SENTENCE_END):
+        if out and _all_edge(span):
+            prev, sep = out.pop()
+            out.append((prev + sep + span, gap))
+        elif out and _all_edge(out[-1][0]):
+            prev, sep = out.pop()
+            out.append((prev + sep + span, gap))
+        else:
+            out.append((span, gap))
+    return out
+
+
+def _all_edge(span: str) -> bool:
+    return all(_is_edge(ch) or ch in _INVISIBLE for ch in span)
 
 
 def pieces(text: str, fits: Callable[[str], bool]) -> list[Piece]:
@@ -97,7 +118,7 @@ def pieces(text: str, fits: Callable[[str], bool]) -> list[Piece]:
     (the model's limit): a run of words too long for the limit even alone is cut between
     words (then anywhere), so every piece fits as long as one character does."""
     parts: list[tuple[str, str]] = []  # (span, the white space after it)
-    for sentence, gap in _split(text, _SENTENCE_END):
+    for sentence, gap in _sentences(text):
         for clause, gap2 in _fit(sentence, fits, (_CLAUSE_END, _WORD_END)):
             parts.append((clause, gap2))
         parts[-1] = (parts[-1][0], parts[-1][1] + gap)

@@ -32,6 +32,10 @@ class ClassifierProfile(TrainProfile):
     rdrop: float = 1.0  # R-Drop: weight of the KL between two dropout passes (0 = off)
     # the first word of a text tokenised as inside one ("Excellent." as in "truly excellent")
     prefix_space: bool = True
+    # distillation: a trained classifier (an ensemble, say) whose probabilities on each
+    # training text the model learns too, with this weight against the labels' targets
+    teacher: str = ""
+    teacher_weight: float = 0.5
 
 
 PROFILES = {
@@ -77,6 +81,24 @@ def targets(
             p = torch.sigmoid(torch.tensor(profile.soft_labels * float(r["rating"])))
             out[i] = torch.stack([1 - p, p])
     return out
+
+
+def taught(
+    t_train: torch.Tensor,
+    rows: list[dict[str, Any]],
+    labels: list[str],
+    profile: ClassifierProfile,
+    device: torch.device,
+) -> torch.Tensor:
+    """The targets mixed with the teacher's probabilities on the same texts."""
+    teacher, meta = checkpoint.load(profile.teacher, str(device))
+    if not isinstance(teacher, Classifier) or meta["labels"] != labels:
+        raise ValueError(f"{profile.teacher} is no classifier of the labels {labels}")
+    tok = SubwordTokenizer.load(profile.teacher)
+    seqs, _ = encode(tok, rows, labels, teacher.cfg.max_len)
+    probs = predict(teacher, seqs, device)
+    w = profile.teacher_weight
+    return (1 - w) * t_train + w * probs
 
 
 @torch.no_grad()
@@ -152,6 +174,8 @@ def train(
     x_train, _y_train = encode(tok, train_rows, labels, cfg.max_len)
     x_valid, y_valid = encode(tok, valid_rows, labels, cfg.max_len)
     t_train = targets(train_rows, labels, profile)
+    if profile.teacher:
+        t_train = taught(t_train, train_rows, labels, profile, device)
     lengths = [len(s) for s in x_train]
     print(
         f"classifier: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "

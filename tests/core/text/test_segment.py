@@ -145,3 +145,11 @@ def test_a_text_of_several_sentences_is_a_piece_per_sentence_even_when_it_fits()
     assert join(parts, [p.text for p in parts]) == text
     assert sentences(text) == 3 and sentences("One two.") == 1 and sentences("") == 1
     assert pieces("", words(5)) == [Piece("")] and pieces("  ", words(5)) == [Piece("  ")]
+
+
+def test_what_users_type_around_a_text_does_not_change_where_it_is_cut() -> None:
+    assert pieces("Done. 😀", words(50)) == [Piece("Done.", "", " 😀")]  # framed away
+    assert sentences("Done.  ⚠️ ") == 1
+    assert sentences("Is it %s?  no") == 1  # a doubled space before a lower-case word
+    assert sentences("Is it %s? \u200bno") == 1  # a zero-width character there
+    assert sentences("Is it %s?  No") == 2
