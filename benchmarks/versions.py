@@ -1,8 +1,8 @@
 """Two or more published versions of a model side by side, on the same data, through the
 service's own runtime (ONNX Runtime): what a new version changes for a user.
 
-    python -m benchmarks.versions en-fr:3 en-fr:4 --data data --out versions-en-fr.json
-    python -m benchmarks.versions sentiment:1 sentiment:2 --data data
+    python -m benchmarks.versions en-fr:1 en-fr:5 --data data --out versions-en-fr.json
+    python -m benchmarks.versions sentiment:1 sentiment:2 sentiment:3 --data data
 
 A translator is scored (greedy and beam 4: sacreBLEU, chrF, placeholders kept, degenerate
 repetitions) on the corpus's in-domain test split and its held-out catalogs (``unseen``,
@@ -135,7 +135,7 @@ def _cell(value: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.versions", description=__doc__)
-    p.add_argument("versions", nargs="+", help="NAME:VERSION, e.g. en-fr:3 en-fr:4")
+    p.add_argument("versions", nargs="+", help="NAME:VERSION, e.g. en-fr:1 en-fr:5")
     p.add_argument("--data", type=Path, default=Path("data"), help="`attnserve data` output")
     p.add_argument("--out", type=Path, help="write every figure and output as JSON here")
     args = p.parse_args(argv)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.versions:
         name, _, version = spec.partition(":")
         if not version.isdigit():
-            raise SystemExit(f"{spec}: give NAME:VERSION, e.g. en-fr:4")
+            raise SystemExit(f"{spec}: give NAME:VERSION, e.g. en-fr:5")
         print(f"scoring {spec} …", flush=True)
         results[spec] = score(name, int(version), args.data)
     print(table(results))

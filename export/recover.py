@@ -6,7 +6,8 @@ A trained run folder (``runs/<model>``, with ``model.pt``) is used when given. O
 weights are read back out of the committed ONNX graphs: ``config.json`` rebuilds the
 architecture, each parameter is found by name, or — for Linear weights the exporter stored
 transposed under a generated name — through the MatMul whose bias Add names it, through
-the parameter it is tied to, or by a unique shape. The result is then checked against ONNX Runtime on real inputs (max abs
+the parameter it is tied to, or by a unique shape (an ensemble's members: by shape in the
+graph's order). The result is then checked against ONNX Runtime on real inputs (max abs
 difference ≤ 1e-4) before anyone times it, so a wrong mapping cannot pass unnoticed.
 """
 
@@ -28,6 +29,7 @@ from core.text.inputs import classifier_input, translator_source
 from core.text.tokenizer import BOS_ID, SubwordTokenizer
 from models import checkpoint
 from models.checkpoint import TASKS
+from models.classifier import build as build_classifier
 from models.translator import Translator
 from runtime.repository import versions
 from runtime.translator import static_step_feeds
@@ -80,7 +82,10 @@ def _onnx_state(
             for n, a in inits.items()
             if n not in used and a.ndim == 2 and a.shape[::-1] == shape
         ] or [(n, a) for n, a in inits.items() if n not in used and a.shape == shape]
-        if len(hits) != 1:
+        # an ensemble's members each have one: as many left of the shape as parameters
+        # still wanted of it, taken in the graph's order (the check below catches a swap)
+        alike = [k for k, t in wanted.items() if k not in state and tuple(t.shape) == shape]
+        if len(hits) != 1 and len(hits) != len(alike):
             raise LookupError(
                 f"cannot find {key} {shape} in the ONNX graphs ({len(hits)} candidates)"
             )
@@ -107,7 +112,8 @@ def load(
     arch = dict(config["architecture"])
     if "scores" in arch:
         arch["scores"] = tuple(arch["scores"])
-    model = model_cls(cfg_cls(**arch))
+    cfg = cfg_cls(**arch)
+    model = build_classifier(cfg) if task == "classifier" else model_cls(cfg)
     wanted = model.state_dict()
     model.load_state_dict(_onnx_state(folder, GRAPHS[config["task"]], wanted))
     model.eval()

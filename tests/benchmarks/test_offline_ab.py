@@ -1,5 +1,5 @@
 """The offline A/B of two builds: each side runs from its own tree and version folder (here
-this checkout on en-fr/1 and on en-fr/4), and the ratio follows the figures."""
+this checkout on en-fr/1 and on en-fr/5), and the ratio follows the figures."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_two_versions_are_timed_side_by_side(corpora: Path) -> None:
 
     root = REPOSITORY.parent
     out = offline_ab.run(
-        f"{root}:{REPOSITORY / 'en-fr' / '1'}", f"{root}:model_repository/en-fr/4", corpora, 1, 12
+        f"{root}:{REPOSITORY / 'en-fr' / '1'}", f"{root}:model_repository/en-fr/5", corpora, 1, 12
     )
     assert set(out) == {"beam4", "greedy"}
     for cell in out.values():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from export import recover
-from models.classifier import Classifier
+from models.classifier import Classifier, ClassifierEnsemble
 from models.translator import Translator
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
@@ -18,6 +18,7 @@ REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 def test_both_default_models_come_back_and_pass_the_check() -> None:
     classifier, tok, config = recover.load(REPOSITORY, "sentiment")
     assert isinstance(classifier, Classifier) and config["labels"] == ["negative", "positive"]
+    assert isinstance(classifier, ClassifierEnsemble)  # its members found in the graph's order
     ids = torch.tensor([tok.encode("A moving, beautifully acted film.")])
     probs = torch.softmax(classifier(ids, torch.ones_like(ids))[0], -1)[0]
     assert probs[1] > 0.9  # the trained model, not a random one
@@ -30,7 +31,7 @@ def test_a_wrong_mapping_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def swapped(*args: object) -> dict[str, torch.Tensor]:
         state = real(*args)  # type: ignore[arg-type]
-        q, k = "attention.layers.0.attn.q_proj.weight", "attention.layers.0.attn.k_proj.weight"
+        q, k = (f"members.1.attention.layers.0.attn.{x}_proj.weight" for x in "qk")
         state[q], state[k] = state[k], state[q]
         return state
 

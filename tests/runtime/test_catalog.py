@@ -23,7 +23,8 @@ def test_the_committed_models_are_described(tmp_path: Path) -> None:
 def test_a_damaged_version_is_unavailable_and_says_why(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(REPOSITORY / "sentiment", repo / "sentiment")
-    (repo / "sentiment" / "2" / "config.json").write_text("{not json")
+    latest = max(int(p.name) for p in (repo / "sentiment").iterdir() if p.name.isdigit())
+    (repo / "sentiment" / str(latest) / "config.json").write_text("{not json")
     (entry,) = describe(repo)
     assert entry["state"] == "unavailable" and "config.json" in entry["error"]
 

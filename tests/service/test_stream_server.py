@@ -64,7 +64,7 @@ def test_the_events_add_up_to_the_translation(server: Server, beam: int) -> None
     assert last == "done" and {name for name, _ in growth} <= {"tokens"}
     want = _translate(server, LONG, beam_size=beam).json()["results"][0]
     assert (done["translation"], done["score"]) == (want["translation"], want["score"])
-    assert (done["model"], done["version"]) == ("en-fr", 4)
+    assert (done["model"], done["version"]) == ("en-fr", 5)
     pieces = [t for _, data in events for t in data["tokens"]]
     assert "".join(pieces) == want["translation"]
     texts = [data["text"] for _, data in growth]
