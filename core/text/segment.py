@@ -98,10 +98,7 @@ def _sentences(text: str) -> list[tuple[str, str]]:
     first: after it), so that it is framed away rather than sent to the model alone."""
     out: list[tuple[str, str]] = []
     for span, gap in _split(text, _SENTENCE_END):
-        if out and _all_edge(span):
-            prev, sep = out.pop()
-            out.append((prev + sep + span, gap))
-        elif out and _all_edge(out[-1][0]):
+        if (out and _all_edge(span)) or (out and _all_edge(out[-1][0])):
             prev, sep = out.pop()
             out.append((prev + sep + span, gap))
         else:
