@@ -79,8 +79,9 @@ def choose(
 def head_k(sources: Sequence[SourceBeams]) -> int:
     """How many best tokens per row a step needs so that every source reads the same
     candidates as from whole rows: a source's ``reads(beam)`` best over its beam ×
-    vocabulary are among its rows' own ``reads(beam)`` best, once what may be barred in a row is set aside (PAD
-    and BOS always; every sentinel and EOS under the placeholder rule)."""
+    vocabulary are among its rows' own ``reads(beam)`` best, once what may be barred in a
+    row is set aside (PAD and BOS always; every sentinel and EOS under the placeholder
+    rule)."""
     return max(_width(*_kind(s)) for s in sources)
 
 
