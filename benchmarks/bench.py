@@ -277,15 +277,19 @@ class Bench:
             one = self.point(s, mixed, "closed", 64, self.o.seconds / 2)
             many = self.point(s, bulk, "closed", 8, self.o.seconds / 2)
             v2 = self.point(s, v2_mixed, "closed", 64, self.o.seconds / 2)
-            engine = {
+            engine = {  # each on the texts its workload sent, in the service's batch size
                 name: ceiling.engine_cpu(
                     self.o.repository,
-                    mixed.texts,
+                    work.texts,
                     batch=max(1, round(point.get("mean_batch_size") or 1)),
                     threads=threads,
                     seconds=self.o.seconds / 4,
                 )
-                for name, point in (("1_text", one), (f"{self.o.bulk}_texts", many), ("v2", v2))
+                for name, point, work in (
+                    ("1_text", one, mixed),
+                    (f"{self.o.bulk}_texts", many, bulk),
+                    ("v2", v2, v2_mixed),
+                )
             }
             rows.append(
                 {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from typing import Any
 from benchmarks import workloads
 from benchmarks.baselines import ctranslate2_model as ct2
 from core.batching import length_batches
+from export.repository import restore_precisions
 from runtime.repository import load
 from runtime.translator import TranslatorRuntime
 
@@ -59,6 +61,11 @@ def run(
     """``sample``: test sources CTranslate2's layouts are tried on (every ``len // sample``-th)."""
     texts = [r["source"] for r in workloads.test_rows(data, "en-fr")]
     version = load(repository, "en-fr")
+    if set(PRECISIONS) - set(version.precisions):  # retired to keep the repository small
+        copy = folder / "versions" / "en-fr" / str(version.version)
+        shutil.rmtree(copy, ignore_errors=True)
+        restore_precisions(version.path, copy, tuple(PRECISIONS))
+        version = load(folder / "versions", "en-fr", version.version)
     ours = {p: [TranslatorRuntime(version, p, threads=1) for _ in range(2)] for p in PRECISIONS}
     probe = ct2.Peer.open(repository, folder)
     table: dict[str, list[dict[str, float]]] = {}

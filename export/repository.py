@@ -178,3 +178,24 @@ def retire_precisions(folder: Path, keep: tuple[str, ...], why: str) -> dict[str
     manifest.pop("files", None)
     manifest.pop("format", None)
     return seal(folder, {**manifest, "retired": retired})
+
+
+def restore_precisions(folder: Path, into: Path, precisions: tuple[str, ...]) -> Path:
+    """A copy of the version in ``folder`` at ``into`` with the graphs of ``precisions``
+    it lacks (retired to keep the repository small, say) built again from its fp32 graphs,
+    as the export builds them; ``config.json`` lists them and the manifest is sealed again.
+    For a benchmark or a test of a precision the repository no longer holds."""
+    from export import variants
+
+    shutil.copytree(folder, into)
+    config = json.loads((into / CONFIG).read_text())
+    for role, by_precision in config["graphs"].items():
+        for precision in precisions:
+            if precision not in by_precision:
+                by_precision[precision] = graph_file(role, precision)
+                build = getattr(variants, precision)
+                build(into / by_precision["fp32"], into / by_precision[precision])
+    write_json(into / CONFIG, config)
+    manifest = json.loads((into / MANIFEST).read_text())
+    seal(into, {k: v for k, v in manifest.items() if k not in ("format", "files")})
+    return into

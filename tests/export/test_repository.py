@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from export import variants
-from export.repository import retire_precisions, seal
-from models.train.common import write_json
+from export.repository import retire_precisions
 from runtime.repository import validate
-from tests.support.server import REPOSITORY
-
-
-def _with_int8(folder: Path) -> None:
-    """A published fp32-only version given back an int8 graph (and a cuda default of it),
-    sealed as the export seals one."""
-    config = json.loads((folder / "config.json").read_text())
-    variants.int8(folder / "classifier.onnx", folder / "classifier.int8.onnx")
-    config["graphs"]["classifier"]["int8"] = "classifier.int8.onnx"
-    config["precision"]["cuda"] = "int8"
-    write_json(folder / "config.json", config)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest.pop("files")
-    manifest.pop("format")
-    seal(folder, manifest)
+from tests.support.versions import with_int8
 
 
 def test_retired_graphs_leave_a_version_that_validates_and_says_why(tmp_path: Path) -> None:
-    src = REPOSITORY / "sentiment" / "2"
-    folder = tmp_path / "sentiment" / "2"
-    shutil.copytree(src, folder)
-    _with_int8(folder)
+    folder = with_int8(tmp_path)
     before = validate(folder)
     assert set(before.precisions) > {"fp32"}
     manifest = retire_precisions(folder, ("fp32",), "kept small")

@@ -15,6 +15,7 @@ import pytest
 from runtime import tuning
 from runtime.repository import load
 from tests.support.server import REPOSITORY
+from tests.support.versions import with_int8
 
 
 def test_the_layouts_use_every_core_and_only_those() -> None:
@@ -30,8 +31,9 @@ def test_the_host_names_what_makes_figures_comparable() -> None:
     assert set(h["isa"]) <= {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"}
 
 
-def test_a_real_model_is_measured_at_every_precision_and_layout() -> None:
-    mv = load(REPOSITORY, "sentiment")
+def test_a_real_model_is_measured_at_every_precision_and_layout(tmp_path: Path) -> None:
+    with_int8(tmp_path)  # the repository keeps fp32 alone
+    mv = load(tmp_path, "sentiment")
     result = tuning.tune_model(mv, seconds=0.05, rounds=1, cores=2, log=lambda _: None)
     assert set(result["texts_per_s"]) == {"fp32 1x2", "fp32 2x1", "int8 1x2", "int8 2x1"}
     assert all(v > 0 for v in result["texts_per_s"].values())
@@ -44,7 +46,11 @@ def test_a_real_model_is_measured_at_every_precision_and_layout() -> None:
     [(1.5, 0.5, "int8"), (1.05, 0.5, "fp32"), (1.5, 2.0, "fp32"), (1.5, None, "fp32")],
 )
 def test_int8_replaces_fp32_only_if_faster_here_and_within_the_quality_bar(
-    monkeypatch: pytest.MonkeyPatch, int8_speed: float, drop: float | None, chosen: str
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    int8_speed: float,
+    drop: float | None,
+    chosen: str,
 ) -> None:
     def fake(work: Any, workers: int, seconds: float) -> float:
         return {"fp32": 100.0, "int8": 100.0 * int8_speed}[work.precision] * (1 + workers)
@@ -57,7 +63,8 @@ def test_int8_replaces_fp32_only_if_faster_here_and_within_the_quality_bar(
     monkeypatch.setattr(tuning, "throughput", fake)
     monkeypatch.setattr(tuning, "_probe", probe)
     monkeypatch.setattr(tuning, "_recorded_drop", lambda mv: drop)
-    mv = load(REPOSITORY, "sentiment")
+    with_int8(tmp_path)
+    mv = load(tmp_path, "sentiment")
     result = tuning.tune_model(mv, seconds=0.01, rounds=1, cores=2, log=lambda _: None)
     assert result["precision"] == chosen
     assert (result["workers"], result["threads"]) == (2, 1)  # the faster layout, by the figures

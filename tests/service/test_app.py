@@ -148,6 +148,6 @@ async def test_a_provider_fallback_takes_the_model_out_of_service(app: FastAPI) 
     assert failed.status_code == 500 and "fell back from CUDAExecutionProvider" in failed.text
     assert after.status_code == 503 and "ProviderLost" in after.json()["error"]["message"]
     assert models["sentiment"]["state"] == "failed"
-    assert 'attnserve_model_ready{model="sentiment",version="2"} 0.0' in metrics
+    assert 'attnserve_model_ready{model="sentiment",version="3"} 0.0' in metrics
     assert 'attnserve_provider_fallbacks_total{model="sentiment"} 1.0' in metrics
     assert translated.status_code == 200  # the other model serves on

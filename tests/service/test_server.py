@@ -72,7 +72,10 @@ def test_tritonclient_on_every_v2_endpoint(server: Server) -> None:
     client = triton.InferenceServerClient(server.host_port)
     assert client.is_server_live() and client.is_server_ready()
     assert client.get_server_metadata()["name"] == "attnserve"
-    for model, version, versions in (("sentiment", "2", ["1", "2"]), ("en-fr", "4", ["1", "4"])):
+    for model, version, versions in (
+        ("sentiment", "3", ["1", "2", "3"]),
+        ("en-fr", "5", ["1", "5"]),
+    ):
         assert client.is_model_ready(model) and client.is_model_ready(model, version)
         assert client.get_model_metadata(model)["name"] == model
         assert client.get_model_metadata(model, version)["versions"] == versions

@@ -62,7 +62,7 @@ def test_the_inference_routes_answer_without_fastapi(hot: tuple[TestClient, Coun
     v2 = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["Good."]}]}
     r = c.post("/v2/models/sentiment/infer", json=v2)
     assert r.status_code == 200 and r.json()["model_name"] == "sentiment"
-    r = c.post("/v2/models/sentiment/versions/2/infer", json=v2)
+    r = c.post("/v2/models/sentiment/versions/3/infer", json=v2)
     assert r.status_code == 200
     # refusals after validation are answered here too, in the route's words
     r = c.post("/v1/classify", json={"texts": ["x"], "model": "nope"})

@@ -20,7 +20,7 @@ def test_classify_answers_what_the_runtime_computes(client: TestClient) -> None:
     r = client.post("/v1/classify", json={"texts": REVIEWS})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["model"] == "sentiment" and body["version"] == 2
+    assert body["model"] == "sentiment" and body["version"] == 3
     want = ClassifierRuntime(load(REPOSITORY, "sentiment")).predict(REVIEWS)
     for res, p in zip(body["results"], want, strict=True):
         assert list(res["probabilities"]) == ["negative", "positive"]
@@ -61,7 +61,7 @@ def test_attention_of_the_classifier(client: TestClient) -> None:
     selfs = [m for m in body["attention"] if m["kind"] == "self"]
     (pool,) = [m for m in body["attention"] if m["kind"] == "pooling"]
     cfg = load(REPOSITORY, "sentiment").config["architecture"]
-    assert len(selfs) == cfg["n_attn_layers"]
+    assert len(selfs) == cfg["n_attn_layers"] * cfg["members"]  # an ensemble: each member's
     for m in selfs:
         w = np.array(m["weights"])
         assert w.shape == (cfg["n_heads"], n, n)
@@ -115,7 +115,7 @@ def test_attention_as_a_png_heatmap(client: TestClient, model: str, query: str) 
 def test_models_lists_state_provider_and_limits(client: TestClient) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {"sentiment", "en-fr"}
-    served = {"sentiment": (2, [1, 2]), "en-fr": (4, [1, 4])}  # the latest version serves
+    served = {"sentiment": (3, [1, 2, 3]), "en-fr": (5, [1, 5])}  # the latest version serves
     for name, m in models.items():
         assert m["state"] == "ready" and (m["version"], m["versions"]) == served[name]
         assert m["provider"] == "CPUExecutionProvider" and m["precision"] == "fp32"
@@ -230,7 +230,7 @@ def test_metrics_count_requests_batches_and_rejections(client: TestClient) -> No
         "attnserve_generated_tokens_total",
     ):
         assert name in text, name
-    assert 'attnserve_model_ready{model="sentiment",version="2"} 1.0' in text
+    assert 'attnserve_model_ready{model="sentiment",version="3"} 1.0' in text
     assert 'provider="CPUExecutionProvider"' in text
 
 

@@ -26,12 +26,12 @@ def test_model_metadata_and_readiness(client: TestClient) -> None:
         "label": [-1],
         "probabilities": [-1, 2],
     }
-    assert client.get("/v2/models/en-fr/versions/4").json()["versions"] == ["1", "4"]
+    assert client.get("/v2/models/en-fr/versions/5").json()["versions"] == ["1", "5"]
     assert client.get("/v2/models/en-fr/ready").status_code == 200
-    assert client.get("/v2/models/en-fr/versions/4/ready").status_code == 200
+    assert client.get("/v2/models/en-fr/versions/5/ready").status_code == 200
     assert client.get("/v2/models/en-fr/versions/1/ready").status_code == 404  # not served
-    assert client.get("/v2/models/en-fr/versions/3/ready").status_code == 404  # retired
-    assert client.get("/v2/models/en-fr/versions/5/ready").status_code == 404
+    assert client.get("/v2/models/en-fr/versions/4/ready").status_code == 404  # retired
+    assert client.get("/v2/models/en-fr/versions/6/ready").status_code == 404
     assert client.get("/v2/models/nope/ready").status_code == 404
 
 
@@ -40,7 +40,7 @@ def test_classification_in_json(client: TestClient) -> None:
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
     body = r.json()  # type: ignore[attr-defined]
     assert (
-        body["model_name"] == "sentiment" and body["model_version"] == "2" and body["id"] == "req-7"
+        body["model_name"] == "sentiment" and body["model_version"] == "3" and body["id"] == "req-7"
     )
     out = {o["name"]: o for o in body["outputs"]}
     assert out["label"]["shape"] == [2] and out["label"]["data"] == ["positive", "negative"]
@@ -166,5 +166,5 @@ def test_v2_errors_are_error_strings(
 
 
 def test_a_version_that_is_not_served_is_404(client: TestClient) -> None:
-    r = client.post("/v2/models/sentiment/versions/3/infer", json={"inputs": []})
-    assert r.status_code == 404 and "serves version 2" in r.json()["error"]
+    r = client.post("/v2/models/sentiment/versions/4/infer", json={"inputs": []})
+    assert r.status_code == 404 and "serves version 3" in r.json()["error"]

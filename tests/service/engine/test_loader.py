@@ -22,7 +22,7 @@ def test_each_task_gets_its_handler_warmed_up() -> None:
         slot = Slot(name)
         load_into(slot, s)
         assert slot.error is None and isinstance(slot.handler, kind)
-        latest = 2 if name == "sentiment" else 4
+        latest = 3 if name == "sentiment" else 5
         assert (slot.version, slot.device, slot.provider) == (latest, "cpu", "CPUExecutionProvider")
         assert slot.precision == slot.model.config["precision"]["cpu"]  # type: ignore[union-attr]
         assert slot.load_seconds is not None and slot.load_seconds > 0
@@ -33,7 +33,7 @@ def test_a_task_without_a_handler_fails_its_slot_and_names_the_known_ones(
 ) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(REPOSITORY / "sentiment", repo / "sentiment")
-    version = repo / "sentiment" / "2"
+    version = repo / "sentiment" / "3"
     cfg = json.loads((version / "config.json").read_text())
     cfg["task"] = "summarisation"
     (version / "config.json").write_text(json.dumps(cfg))

@@ -23,7 +23,7 @@ def _linked_copy(dst: Path) -> None:
 
 def test_a_broken_model_is_reported_and_the_others_serve(tmp_path: Path) -> None:
     _linked_copy(tmp_path)
-    graph = tmp_path / "sentiment" / "2" / "classifier.onnx"
+    graph = tmp_path / "sentiment" / "3" / "classifier.onnx"
     data = bytearray(graph.read_bytes())
     graph.unlink()
     data[1000] ^= 0xFF
@@ -44,8 +44,8 @@ def test_a_broken_model_is_reported_and_the_others_serve(tmp_path: Path) -> None
         assert client.get("/v2/models/en-fr/ready").status_code == 200
         assert client.post("/v1/translate", json={"texts": ["Save changes"]}).status_code == 200
         metrics = client.get("/metrics").text
-        assert 'attnserve_model_ready{model="sentiment",version="2"} 0.0' in metrics
-        assert 'attnserve_model_ready{model="en-fr",version="4"} 1.0' in metrics
+        assert 'attnserve_model_ready{model="sentiment",version="3"} 0.0' in metrics
+        assert 'attnserve_model_ready{model="en-fr",version="5"} 1.0' in metrics
 
 
 def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
@@ -63,14 +63,14 @@ def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
 
 
 def test_a_pinned_version_is_served(tmp_path: Path) -> None:
-    """en-fr has versions 1 and 4: the latest serves, unless a pin says otherwise."""
+    """en-fr has versions 1 and 5: the latest serves, unless a pin says otherwise."""
     _linked_copy(tmp_path)
-    for pin, served in (({}, 4), ({"en-fr": 1}, 1)):
+    for pin, served in (({}, 5), ({"en-fr": 1}, 1)):
         settings = load_settings({"model_repository": tmp_path, "versions": pin}, environ={})
         with TestClient(create_app(settings)) as client:
             wait_ready(client)
             models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-            assert models["en-fr"]["version"] == served and models["en-fr"]["versions"] == [1, 4]
+            assert models["en-fr"]["version"] == served and models["en-fr"]["versions"] == [1, 5]
             r = client.post("/v1/translate", json={"texts": ["Save changes"], "beam_size": 1})
             assert r.status_code == 200 and r.json()["version"] == served
 

@@ -175,7 +175,7 @@ def test_downloads_are_the_picture_and_the_weights(page: Any, server: Server) ->
     with page.expect_download() as d:
         page.click("#download-png")
     png = Path(d.value.path()).read_bytes()
-    assert d.value.suggested_filename == "sentiment-v2-self-layer2-mean.png"
+    assert d.value.suggested_filename == "sentiment-v3-self-layer6-mean.png"
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     with page.expect_download() as d:
         page.click("#download-json")
