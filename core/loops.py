@@ -47,8 +47,8 @@ class LoopGuard:
     (``SubwordTokenizer.surfaces``); EOS and the sentinels are never skipped."""
 
     def __init__(self, surfaces: Sequence[bytes], free: Container[int] = FREE) -> None:
-        self._surfaces = tuple(s or _BREAK for s in surfaces)
-        self._free = free
+        self.surfaces = tuple(s or _BREAK for s in surfaces)
+        self.free = free
 
     def for_source(self, source: Sequence[int]) -> SourceLoops:
         return SourceLoops(self, tuple(int(t) for t in source))
@@ -61,15 +61,15 @@ class SourceLoops:
     def __init__(self, guard: LoopGuard, source: tuple[int, ...]) -> None:
         self._guard = guard
         self.source = source
-        self._text = b"".join(guard._surfaces[t] for t in source)
+        self._text = b"".join(guard.surfaces[t] for t in source)
 
     def loops(self, history: Sequence[int], token: int) -> bool:
-        if token in self._guard._free:
+        if token in self._guard.free:
             return False
         return self._letter_run(history, token) or self._span_loop(history, token)
 
     def _letter_run(self, history: Sequence[int], token: int) -> bool:
-        surfaces = self._guard._surfaces
+        surfaces = self._guard.surfaces
         new = surfaces[token]
         if not _RUN.search(b"".join(surfaces[t] for t in history[-LETTER_RUN:]) + new):
             return False  # the common case, decided on the last few tokens

@@ -28,8 +28,6 @@ from core.hashing import sha256_file
 from core.text.inputs import classifier_input, translator_source
 from core.text.tokenizer import BOS_ID, SubwordTokenizer
 from models import checkpoint
-from models.checkpoint import TASKS
-from models.classifier import build as build_classifier
 from models.translator import Translator
 from runtime.repository import versions
 from runtime.translator import static_step_feeds
@@ -108,12 +106,7 @@ def load(
         model, _ = checkpoint.load(run)
         return model.eval(), tokenizer, config
     task = "classifier" if config["task"] == "classification" else "translator"
-    cfg_cls, model_cls = TASKS[task]
-    arch = dict(config["architecture"])
-    if "scores" in arch:
-        arch["scores"] = tuple(arch["scores"])
-    cfg = cfg_cls(**arch)
-    model = build_classifier(cfg) if task == "classifier" else model_cls(cfg)
+    model = checkpoint.build(task, config["architecture"])
     wanted = model.state_dict()
     model.load_state_dict(_onnx_state(folder, GRAPHS[config["task"]], wanted))
     model.eval()

@@ -43,6 +43,17 @@ def save(path: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
     return path
 
 
+def build(task: str, config: dict[str, Any]) -> nn.Module:
+    """A fresh model of ``task`` from its saved config (a classifier with ``members`` > 1
+    is an ensemble)."""
+    cfg_cls, model_cls = TASKS[task]
+    config = dict(config)
+    if "scores" in config:
+        config["scores"] = tuple(config["scores"])
+    cfg = cfg_cls(**config)
+    return build_classifier(cfg) if task == "classifier" else model_cls(cfg)
+
+
 def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """The model (eval mode) and its meta, from a checkpoint file or its run folder."""
     path = Path(path)
@@ -54,15 +65,7 @@ def load(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, An
     task = payload.get("task")
     if task not in TASKS:
         raise ValueError(f"{path}: unknown task {task!r}; expected one of {sorted(TASKS)}")
-    cfg_cls, model_cls = TASKS[task]
-    config = dict(payload["config"])
-    if "scores" in config:
-        config["scores"] = tuple(config["scores"])
-    model = (
-        build_classifier(cfg_cls(**config))
-        if task == "classifier"
-        else model_cls(cfg_cls(**config))
-    )
+    model = build(task, payload["config"])
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     return model, payload["meta"]
