@@ -15,8 +15,9 @@ def split(
     text: str, tokens: int, fits: Callable[[str], bool], limit: int, budget: int, where: str
 ) -> list[Piece]:
     """The pieces of ``text``, which is ``tokens`` long: its sentences, each cut further
-    while over ``limit``. Over ``budget`` tokens in all it is refused before any cutting."""
-    if tokens > budget:
+    while over ``limit``. A text over the limit and over ``budget`` tokens in all is
+    refused before any cutting."""
+    if tokens > max(limit, budget):
         raise InputError(
             f"{where} is {tokens} tokens long; this service translates a text over the "
             f"model's limit of {limit} in pieces up to {budget} tokens in all. Send it in "

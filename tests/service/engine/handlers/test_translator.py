@@ -85,6 +85,19 @@ def test_a_text_of_several_sentences_is_translated_sentence_by_sentence_unless_o
     assert len(handler.prepare([text], key, truncate=True)) == 2  # it cuts only what is over
 
 
+def test_a_text_over_the_limit_and_the_split_budget_is_refused_before_any_cutting(
+    handler: TranslatorHandler,
+) -> None:
+    key = Decoding(1, 40, 1.0)
+    small = TranslatorHandler(handler.runtime, max_split_tokens=100)
+    long = " ".join(["The file {name} could not be deleted because the disk is full."] * 14)
+    with pytest.raises(InputError, match=r"text is \d+ tokens long.*up to 100 tokens in all"):
+        small.prepare([long], key)
+    assert len(small.prepare([long], key, truncate=True)) == 1  # cut to the limit instead
+    tiny = TranslatorHandler(handler.runtime, max_split_tokens=5)  # under the limit: no budget
+    assert len(tiny.prepare(["The disk is full. Delete some files!"], key)) == 2
+
+
 def _run(handler: TranslatorHandler, texts: list[str], key: Decoding):  # type: ignore[no-untyped-def]
     items = handler.prepare(texts, key)
     return items, handler.run_batch(key, [it for it, _ in items])
