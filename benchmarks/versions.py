@@ -20,7 +20,7 @@ from typing import Any
 
 from export.evaluate import classifier_figures, robustness, translator_figures
 from models.data.jsonl import read_jsonl
-from models.data.short_reviews import BLIND_SET, CHECK_SET, read_check_set
+from models.data.short_reviews import CHECK_SETS, read_check_set
 from runtime.classifier import ClassifierRuntime
 from runtime.repository import load
 from runtime.translator import TranslatorRuntime
@@ -92,8 +92,7 @@ def score(name: str, version: int, data: Path) -> dict[str, Any]:
     probs = crt.predict(texts)
     return {
         "test": classifier_figures(crt, list(read_jsonl(data / name / "test.jsonl"))),
-        "short_reviews": classifier_figures(crt, read_check_set(CHECK_SET)),
-        "short_reviews_blind": classifier_figures(crt, read_check_set(BLIND_SET)),
+        **{name: classifier_figures(crt, read_check_set(p)) for name, p in CHECK_SETS.items()},
         "sentences": [f"{crt.labels[int(p.argmax())]} {float(p.max()):.2f}" for p in probs],
     }
 
@@ -117,7 +116,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         cells = [f"{results[n]['robustness']['same_as_clean']:.1%}" for n in names]
         lines.append("| noisy sources translated as clean (greedy) | " + " | ".join(cells) + " |")
     else:
-        for part in ("test", "short_reviews", "short_reviews_blind"):
+        for part in ("test", *CHECK_SETS):
             cells = [f"{results[n][part]['accuracy']:.3f}" for n in names]
             lines.append(f"| {part} accuracy | " + " | ".join(cells) + " |")
     return "\n".join(lines)

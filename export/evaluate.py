@@ -46,12 +46,9 @@ def extra_sets(meta: dict[str, Any], task: str) -> dict[str, list[dict[str, Any]
     if task == "translation" and (corpus / "unseen.jsonl").is_file():
         return {"unseen": list(read_jsonl(corpus / "unseen.jsonl"))}
     if task == "classification" and meta.get("labels") == ["negative", "positive"]:
-        from models.data.short_reviews import BLIND_SET, CHECK_SET, read_check_set
+        from models.data.short_reviews import CHECK_SETS, read_check_set
 
-        return {
-            "short_reviews": read_check_set(CHECK_SET),
-            "short_reviews_blind": read_check_set(BLIND_SET),
-        }
+        return {name: read_check_set(path) for name, path in CHECK_SETS.items()}
     return {}
 
 

@@ -59,7 +59,7 @@ def _rows(
     train = list(read_jsonl(folder / "train.jsonl"))
     augment = folder / "augment.jsonl"  # short reviews that join training only
     if task == "classifier" and augment.is_file() and not args.no_augment:
-        extra = list(read_jsonl(augment))
+        extra = [{**row, "generated": True} for row in read_jsonl(augment)]
         train += extra
         info["augment_rows"] = len(extra)
     return train, list(read_jsonl(folder / "valid.jsonl")), info
@@ -147,7 +147,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for mode in ("greedy", "beam4"):
             if mode in part:
                 part[mode] = {k: v for k, v in part[mode].items() if k != "samples"}
-    for name in ("short_reviews", "short_reviews_blind"):
+    for name in ("short_reviews", "short_reviews_blind", "short_reviews_third"):
         if name in shown:
             shown[name] = {k: v for k, v in shown[name].items() if k in ("accuracy", "examples")}
     print(json.dumps(shown, indent=2, ensure_ascii=False))

@@ -146,7 +146,7 @@ def evaluate(
     sentiment classifier on the short-review check set (``short_reviews``)."""
     from models.data.jsonl import read_jsonl
     from models.data.loaders import load_classification, load_translation
-    from models.data.short_reviews import BLIND_SET, CHECK_SET, read_check_set
+    from models.data.short_reviews import CHECK_SETS, read_check_set
 
     device = pick_device(device_name)
     model, meta = checkpoint.load(run, str(device))
@@ -170,7 +170,7 @@ def evaluate(
     if isinstance(model, Classifier):
         metrics = evaluate_classifier(model, tok, meta["labels"], rows, device)
         if data_file is None and split == "test" and meta["labels"] == ["negative", "positive"]:
-            for name, path in (("short_reviews", CHECK_SET), ("short_reviews_blind", BLIND_SET)):
+            for name, path in CHECK_SETS.items():
                 checks = read_check_set(path)
                 extra[name] = evaluate_classifier(model, tok, meta["labels"], checks, device)
     else:
