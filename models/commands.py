@@ -59,7 +59,7 @@ def _rows(
     train = list(read_jsonl(folder / "train.jsonl"))
     augment = folder / "augment.jsonl"  # short reviews that join training only
     if task == "classifier" and augment.is_file() and not args.no_augment:
-        extra = [{**row, "generated": True} for row in read_jsonl(augment)]
+        extra = list(read_jsonl(augment))
         train += extra
         info["augment_rows"] = len(extra)
     return train, list(read_jsonl(folder / "valid.jsonl")), info

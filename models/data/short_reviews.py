@@ -14,10 +14,10 @@ this project (none from the snippet pool), each with its label. ``short_reviews_
 is a second set of 178, written separately and never read while the generator and the
 model were chosen (its 22 reviews equal to one of the first set taken out): it measures
 what looking at the first set's errors may have tuned to. ``short_reviews_third.jsonl``
-(200) was written when the blind set had been scored on several candidate models, before
-sentiment/4 was chosen, and is scored once, on the model chosen without it. A generated
-review whose normalised text equals a review of any set is dropped, so none is seen in
-training.
+(200) was written after the blind set had been scored on several models, before the
+recipes tried for a fourth version were compared, and scored once the choice was made
+(README, *sentiment*). A generated review whose normalised text equals a review of any
+set is dropped, so none is seen in training.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from core.text.normalize import dedup_key
 LEXICON_MEMBER = "vaderSentiment-3.3.2/vaderSentiment/vader_lexicon.txt"
 CHECK_SET = Path(__file__).with_name("short_reviews.jsonl")
 BLIND_SET = Path(__file__).with_name("short_reviews_blind.jsonl")
-# written before sentiment/4 was chosen, and scored once, on the model chosen without it
+# written before a fourth version was chosen, and scored once that choice was made
 THIRD_SET = Path(__file__).with_name("short_reviews_third.jsonl")
 CHECK_SETS = {"short_reviews": CHECK_SET, "short_reviews_blind": BLIND_SET,
               "short_reviews_third": THIRD_SET}  # fmt: skip
-COUNT = 30000  # generated reviews, half of each label (before dropping repeats)
+COUNT = 6000  # generated reviews, half of each label (before dropping repeats)
 STRONG = 1.5  # |mean rating| of a lexicon word to count as clearly one way
 
 NOUNS = (
@@ -147,25 +147,7 @@ FLIP = (
     "Far from {a}.", "Never {a}.", "Not exactly {a}.", "I wouldn't call it {a}.",
     "Nothing {a} about it.", "The {n} wasn't {a} at all.", "Not {a} in the slightest.",
     "Not what I would call {an} {n}.", "Definitely not {a}.", "The {n} is never {a}.",
-    # the other ways English negates: there-is-no, no/none/nobody/nothing, not once,
-    # neither-nor, without, anything but, nowhere near
-    "There isn't {an} {a} {n} in it.", "There was not one {a} {n}.", "No {a} {n}s here.",
-    "There is nothing {a} about the {n}.", "Not {an} {a} {n} in sight.",
-    "Nobody would call it {a}.", "No one could call the {n} {a}.", "Neither {a} nor {a2}.",
-    "Without {an} {a} moment.", "Not once was it {a}.", "The {n} is anything but {a}.",
-    "Nowhere near {a}.", "I can't say it was {a}.", "None of it is {a}.",
-    "Not {an} {a} {n} by any measure.", "In no way {a}.",
 )  # fmt: skip
-# the lexicon's evaluative words (adjective and adverb endings: its nouns are mostly what a
-# plot is about, "murder", "grief", which the snippets use of good films too), whether or not
-# a snippet uses them, in frames that do not need the word's part of speech
-WORD_SAME = ("{W}.", "Just {w}.", "In a word: {w}.", "One word: {w}.", "{W}, {w2}, {w3}.",
-             "My verdict: {w}.", "The {n}? {W}.", "{W}, start to finish.", "Pure {w}.")
-WORD_FLIP = ("Not {w}.", "Not {w} at all.", "Nothing {w} about it.", "Far from {w}.",
-             "Anything but {w}.")
-WIDE = 1.5  # |mean rating| of a lexicon word for the word frames
-EVALUATIVE = ("ful", "ous", "ive", "able", "ible", "less", "ic", "ish", "ant", "ent", "al",
-              "y", "est")  # fmt: skip
 # the clause after "but" (or the second verdict) decides
 TURN = (
     "{B} {n}, but {an} {m}.", "The {n} is {b}, but the {m} is {a}.",
@@ -217,12 +199,6 @@ def words(lexicon: dict[str, float], snippets: Iterable[str]) -> dict[str, list[
             and w not in seeds
         )
         out[label] = found
-        # the word frames: every lexicon word (letters only) rated clearly this way
-        out["word-" + label] = sorted(
-            w
-            for w, rating in lexicon.items()
-            if w.isalpha() and sign * rating >= WIDE
-        )
     return out
 
 
@@ -232,8 +208,8 @@ def generate(vocab: dict[str, list[str]], count: int, seed: int = 13) -> list[di
     rows = []
     for i in range(count):
         label = ("positive", "negative")[i % 2]
-        kinds = ("same", "flip", "turn", "verb", "super", "verdict", "adverb", "does", "word")
-        kind = rng.choices(kinds, (5, 5, 2, 1, 1, 2, 1, 2, 5))[0]
+        kinds = ("same", "flip", "turn", "verb", "super", "verdict", "adverb", "does")
+        kind = rng.choices(kinds, (5, 4, 2, 1, 1, 2, 1, 2))[0]
         rows.append({"text": _review(rng, vocab, label, kind), "label": label})
     return rows
 
@@ -249,14 +225,6 @@ def _review(rng: random.Random, vocab: dict[str, list[str]], label: str, kind: s
         return _case(rng, text.format(v=v, V=v.capitalize(), n=rng.choice(NOUNS)))
     if kind == "does":
         return _case(rng, _does(rng, vocab, label))
-    if kind == "word":
-        flip = rng.random() < 0.35
-        pool = vocab["word-" + (OTHER[label] if flip else label)]
-        w, w2, w3 = (rng.choice(pool) for _ in range(3))
-        text = rng.choice(WORD_FLIP if flip else WORD_SAME).format(
-            w=w, W=w.capitalize(), w2=w2, w3=w3, n=rng.choice(NOUNS)
-        )
-        return _case(rng, text)
     if kind == "verdict":
         return _case(rng, rng.choice(VERDICTS[label]))
     if kind == "adverb":

@@ -32,10 +32,6 @@ class ClassifierProfile(TrainProfile):
     rdrop: float = 1.0  # R-Drop: weight of the KL between two dropout passes (0 = off)
     # the first word of a text tokenised as inside one ("Excellent." as in "truly excellent")
     prefix_space: bool = True
-    # generated rows (``"generated": true``, the corpus's augment split) seen per epoch: a
-    # fresh sample of this many each epoch, so a large generated pool widens what the
-    # model reads without outweighing the snippets (0 = all of them every epoch)
-    generated_per_epoch: int = 4500
     # distillation: a trained classifier (an ensemble, say) whose probabilities on each
     # training text the model learns too, with this weight against the labels' targets
     teacher: str = ""
@@ -140,17 +136,6 @@ def _loss(
     return ce + rdrop * kl
 
 
-def epoch_rows(generated: list[bool], share: int, rng: random.Random | None) -> list[int] | None:
-    """The rows one epoch trains on: every row that is not generated, and a fresh sample of
-    ``share`` generated ones (the first ``share`` without ``rng``, when counting steps);
-    None (all rows) when there are no more than ``share`` generated rows or ``share`` is 0."""
-    pool = [i for i, g in enumerate(generated) if g]
-    if not share or len(pool) <= share:
-        return None
-    own = [i for i, g in enumerate(generated) if not g]
-    return own + (rng.sample(pool, share) if rng is not None else pool[:share])
-
-
 def train(
     train_rows: list[dict[str, str]],
     valid_rows: list[dict[str, str]],
@@ -197,11 +182,8 @@ def train(
         f"{len(x_train)} train / {len(x_valid)} valid, labels {labels}, device {device}"
     )
 
-    generated = [bool(r.get("generated")) for r in train_rows]
-
     def batches(rng: random.Random | None) -> list[list[int]]:
-        indices = epoch_rows(generated, profile.generated_per_epoch, rng)
-        return length_batches(lengths, profile.max_tokens, profile.max_batch, rng, indices)
+        return length_batches(lengths, profile.max_tokens, profile.max_batch, rng)
 
     def loss_fn(m: torch.nn.Module, batch: list[int]) -> tuple[torch.Tensor, int]:
         ids, mask = pad([x_train[i] for i in batch])

@@ -34,17 +34,12 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def length_batches(
-    lengths: Sequence[int],
-    max_tokens: int,
-    max_batch: int,
-    rng: random.Random | None,
-    indices: Sequence[int] | None = None,
+    lengths: Sequence[int], max_tokens: int, max_batch: int, rng: random.Random | None
 ) -> list[list[int]]:
-    """Indices (all, or those of ``indices``) grouped by similar length so padding stays
-    small; each batch's padded size (n × longest) stays under ``max_tokens``. With ``rng``
-    the order within equal lengths and the order of batches are shuffled (training);
-    without, deterministic."""
-    order = list(range(len(lengths)) if indices is None else indices)
+    """Indices grouped by similar length so padding stays small; each batch's padded
+    size (n × longest) stays under ``max_tokens``. With ``rng`` the order within equal
+    lengths and the order of batches are shuffled (training); without, deterministic."""
+    order = list(range(len(lengths)))
     if rng is not None:
         rng.shuffle(order)
     batches = grouped(lengths, max_tokens, max_batch, order)

@@ -9,7 +9,7 @@ import pytest
 from benchmarks import versions
 
 
-def test_a_classifier_version_is_scored_on_its_test_split_and_both_check_sets(
+def test_a_classifier_version_is_scored_on_its_test_split_and_the_three_check_sets(
     corpora: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "v.json"
@@ -18,6 +18,7 @@ def test_a_classifier_version_is_scored_on_its_test_split_and_both_check_sets(
     assert "| test accuracy | 0.792 |" in printed  # what its manifest records
     assert "'Awful film.'" in printed and "sentiment:1: positive" in printed
     assert "short_reviews_blind accuracy" in printed and out.is_file()
+    assert "| short_reviews_third accuracy | 0.770 |" in printed  # measured at its writing
     with pytest.raises(SystemExit, match="NAME:VERSION"):
         versions.main(["sentiment"])
 

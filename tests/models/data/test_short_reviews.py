@@ -14,8 +14,6 @@ from models.data.short_reviews import (
     THIRD_SET,
     FLIP,
     SEED,
-    WORD_FLIP,
-    WORD_SAME,
     generate,
     read_check_set,
     read_lexicon,
@@ -79,39 +77,9 @@ def test_negation_turns_the_label_of_the_word_it_negates(cache_dir: Path) -> Non
     assert "awful" in vocab["negative"] and "wonderful" in vocab["positive"]
     assert not set(vocab["positive"]) & set(vocab["negative"])
     assert set(vocab["positive"]) <= set(SEED["positive"]) | {"wonderful"}
-    flips = {t.format(a="X", A="X", a2="X", an="an X", n="film", m="plot").lower() for t in FLIP}
-    vocab = {"positive": ["good"], "negative": ["bad"], "word-positive": ["yay"]}
-    for row in generate({**vocab, "word-negative": ["ugh"]}, 400):
+    flips = {t.format(a="X", A="X", an="an X", n="film", m="plot").lower() for t in FLIP}
+    for row in generate({"positive": ["good"], "negative": ["bad"]}, 400):
         text = row["text"].lower().rstrip(".!")
         if text.replace("bad", "X").replace("good", "X").rstrip(".!") + "." in flips:
             word = "good" if "good" in text else "bad"
             assert row["label"] == ("negative" if word == "good" else "positive"), row
-
-
-def test_word_frames_carry_every_rated_lexicon_word_and_negate_it(cache_dir: Path) -> None:
-    lexicon = read_lexicon(fetch(SENTIMENT_SOURCES[1], cache_dir))
-    vocab = words(lexicon, [])  # words no snippet uses are still taken
-    assert "flawless" in vocab["word-positive"] and "fail" in vocab["word-negative"]
-    assert "flawless" not in vocab["positive"]  # the adjective templates need the snippets
-    assert min(lexicon[w] for w in vocab["word-positive"]) >= 1.5
-    assert max(lexicon[w] for w in vocab["word-negative"]) <= -1.5
-    fill = {"w": "X", "W": "X", "w2": "X", "w3": "X", "n": "film"}
-    same = {t.format(**fill).lower() for t in WORD_SAME}
-    flip = {t.format(**fill).lower() for t in WORD_FLIP}
-    assert not same & flip
-    rows = generate({"positive": ["good"], "negative": ["bad"], "word-positive": ["yay"],
-                     "word-negative": ["ugh"]}, 2000)  # fmt: skip
-    seen = Counter[str]()
-    for row in rows:
-        text = row["text"].lower().rstrip(".!")
-        if "yay" not in text and "ugh" not in text:
-            continue
-        word = "yay" if "yay" in text else "ugh"
-        framed = text.replace(word, "x") + "."
-        if framed in same:
-            seen["same"] += 1
-            assert row["label"] == ("positive" if word == "yay" else "negative"), row
-        elif framed in flip:
-            seen["flip"] += 1
-            assert row["label"] == ("negative" if word == "yay" else "positive"), row
-    assert seen["same"] > 100 and seen["flip"] > 50

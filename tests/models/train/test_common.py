@@ -58,10 +58,3 @@ def test_ema_ramps_up_then_tracks_slowly() -> None:
         ema.update(model)
     assert ema.module.weight.item() == pytest.approx(1.0, abs=1e-3)
     assert not ema.module.weight.requires_grad
-
-
-def test_length_batches_take_only_the_indices_given() -> None:
-    lengths = [5, 1, 9, 3, 7, 2]
-    batches = length_batches(lengths, max_tokens=100, max_batch=2, rng=None, indices=[4, 0, 3])
-    assert sorted(i for b in batches for i in b) == [0, 3, 4]
-    assert batches == [[3, 0], [4]]  # still sorted by length
