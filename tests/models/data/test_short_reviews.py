@@ -11,9 +11,9 @@ from models.data.jsonl import read_jsonl
 from models.data.short_reviews import (
     BLIND_SET,
     CHECK_SETS,
-    THIRD_SET,
     FLIP,
     SEED,
+    THIRD_SET,
     generate,
     read_check_set,
     read_lexicon,
