@@ -14,9 +14,8 @@ this project (none from the snippet pool), each with its label. ``short_reviews_
 is a second set of 178, written separately and never read while the generator and the
 model were chosen (its 22 reviews equal to one of the first set taken out): it measures
 what looking at the first set's errors may have tuned to. ``short_reviews_third.jsonl``
-(200) was written after the blind set had been scored on several models, before the
-recipes tried for a fourth version were compared, and scored once the choice was made
-(README, *sentiment*). A generated review whose normalised text equals a review of any
+(200) was written while recipes for a fourth version were being tried, before any was
+chosen; the README (*sentiment*) says how it was used. A generated review whose normalised text equals a review of any
 set is dropped, so none is seen in training.
 """
 
@@ -35,7 +34,7 @@ from core.text.normalize import dedup_key
 LEXICON_MEMBER = "vaderSentiment-3.3.2/vaderSentiment/vader_lexicon.txt"
 CHECK_SET = Path(__file__).with_name("short_reviews.jsonl")
 BLIND_SET = Path(__file__).with_name("short_reviews_blind.jsonl")
-# written before a fourth version was chosen, and scored once that choice was made
+# written while recipes for a fourth version were tried, before one was chosen
 THIRD_SET = Path(__file__).with_name("short_reviews_third.jsonl")
 CHECK_SETS = {"short_reviews": CHECK_SET, "short_reviews_blind": BLIND_SET,
               "short_reviews_third": THIRD_SET}  # fmt: skip
