@@ -92,7 +92,9 @@ def score(name: str, version: int, data: Path) -> dict[str, Any]:
     probs = crt.predict(texts)
     return {
         "test": classifier_figures(crt, list(read_jsonl(data / name / "test.jsonl"))),
-        **{name: classifier_figures(crt, read_check_set(p)) for name, p in CHECK_SETS.items()},
+        **{
+            part: classifier_figures(crt, read_check_set(path)) for part, path in CHECK_SETS.items()
+        },
         "sentences": [f"{crt.labels[int(p.argmax())]} {float(p.max()):.2f}" for p in probs],
     }
 

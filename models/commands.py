@@ -139,6 +139,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.data.short_reviews import CHECK_SETS
     from models.evaluate import evaluate
 
     result = evaluate(args.run, args.split, args.data, args.device)
@@ -147,7 +148,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for mode in ("greedy", "beam4"):
             if mode in part:
                 part[mode] = {k: v for k, v in part[mode].items() if k != "samples"}
-    for name in ("short_reviews", "short_reviews_blind", "short_reviews_third"):
+    for name in CHECK_SETS:
         if name in shown:
             shown[name] = {k: v for k, v in shown[name].items() if k in ("accuracy", "examples")}
     print(json.dumps(shown, indent=2, ensure_ascii=False))
@@ -257,7 +258,7 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
         choices=["train", "valid", "test", "unseen"],
         help="which split of the run's corpus to score (default: test; a translator is "
         "then also scored on the held-out catalogs, `unseen`, and the sentiment classifier "
-        "on the short-review check set)",
+        "on the three short-review check sets of models/data/)",
     )
     p.add_argument("--data", type=Path, help="evaluate on this file instead of the corpus split")
     device_flag(p, "where torch runs the model (auto: cuda when torch sees a GPU, else cpu)")

@@ -143,7 +143,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the run folder's checkpoint on ``split`` of its corpus (or ``data_file``);
     on the test split, a translator also on the held-out catalogs (``unseen``) and a
-    sentiment classifier on the short-review check set (``short_reviews``)."""
+    sentiment classifier on the three short-review check sets (``short_reviews.CHECK_SETS``)."""
     from models.data.jsonl import read_jsonl
     from models.data.loaders import load_classification, load_translation
     from models.data.short_reviews import CHECK_SETS, read_check_set

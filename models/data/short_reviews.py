@@ -15,8 +15,8 @@ is a second set of 178, written separately and never read while the generator an
 model were chosen (its 22 reviews equal to one of the first set taken out): it measures
 what looking at the first set's errors may have tuned to. ``short_reviews_third.jsonl``
 (200) was written while recipes for a fourth version were being tried, before any was
-chosen; the README (*sentiment*) says how it was used. A generated review whose normalised text equals a review of any
-set is dropped, so none is seen in training.
+chosen; the README (*sentiment*) says how it was used. A generated review whose
+normalised text equals a review of any set is dropped, so none is seen in training.
 """
 
 from __future__ import annotations
